@@ -1,0 +1,22 @@
+/**
+ * Base of every error this package throws on purpose. `details` carries machine-readable context
+ * (which input, which field) so callers such as the HTTP layer can report it without parsing messages.
+ */
+export class BigchainDBError extends Error {
+  readonly details: Record<string, unknown>;
+
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super(message);
+    this.name = new.target.name;
+    this.details = details;
+  }
+}
+
+/** A value cannot be put into canonical JSON (non-finite number, unsafe integer, lone surrogate, ...). */
+export class SerializationError extends BigchainDBError {}
+
+/** Malformed base58 / base64url text or a key of the wrong length. */
+export class EncodingError extends BigchainDBError {}
+
+/** A private key does not belong to any owner that has to sign. */
+export class KeypairMismatchException extends BigchainDBError {}
