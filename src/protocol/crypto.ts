@@ -77,10 +77,13 @@ function privateKeyObject(privateKey: Uint8Array | string): { key: KeyObject; pu
 }
 
 function publicKeyObject(publicKey: Uint8Array | string): KeyObject {
-  const raw = rawKey(publicKey, 'an Ed25519 public key');
-  const id = typeof publicKey === 'string' ? publicKey : base58Encode(raw);
+  if (typeof publicKey !== 'string' && publicKey.length !== 32) rawKey(publicKey, 'an Ed25519 public key');
+  // Raw keys are cached under their bytes as text (cheaper than base58 on every verification), behind a NUL
+  // that no base58 text contains, so the two kinds of id can never collide.
+  const id = typeof publicKey === 'string' ? publicKey : '\0' + String.fromCharCode(...publicKey);
   const cached = publicKeyCache.get(id);
   if (cached) return cached;
+  const raw = rawKey(publicKey, 'an Ed25519 public key');
   const der = new Uint8Array(SPKI_ED25519_PREFIX.length + 32);
   der.set(SPKI_ED25519_PREFIX);
   der.set(raw, SPKI_ED25519_PREFIX.length);
@@ -152,6 +155,7 @@ export function timestamp(nowMs: number = Date.now()): string {
   const seconds = nowMs / 1000;
   const floor = Math.floor(seconds);
   const frac = seconds - floor;
-  const rounded = frac > 0.5 || (frac === 0.5 && floor % 2 === 1) ? floor + 1 : floor;
+  // `% 2` of a negative odd floor is -1, hence the abs.
+  const rounded = frac > 0.5 || (frac === 0.5 && Math.abs(floor % 2) === 1) ? floor + 1 : floor;
   return String(rounded);
 }

@@ -1,0 +1,129 @@
+import { hashData, signToBase58, timestamp, verifyBase58, type KeyPair } from './crypto.ts';
+import { SerializationError } from './errors.ts';
+import { serialize } from './json.ts';
+import type { Transaction } from './transaction.ts';
+import { InvalidHash, InvalidSignature, OperationError, SchemaError } from './validation-errors.ts';
+
+export interface BlockBody {
+  /** integer Unix seconds as a string, like every 0.6 timestamp */
+  timestamp: string;
+  transactions: Transaction[];
+  /** the creating node, whose key signs the body */
+  node_pubkey: string;
+  /** the nodes whose votes decide the block */
+  voters: string[];
+}
+
+export interface Block {
+  /** SHA3-256 of the canonical body (PROTOCOL R3) */
+  id: string;
+  block: BlockBody;
+  /** base58 Ed25519 signature of the canonical body by `node_pubkey` */
+  signature: string;
+}
+
+/** A non-null, non-array object: the only thing a JSON document field of object type can be. */
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The id a block with this body must carry. */
+export function blockId(body: BlockBody): string {
+  return hashData(serialize(body));
+}
+
+/**
+ * 0.6 `create_block`: the transactions are not validated here. The arrays are copied so that later
+ * changes to the caller's lists cannot silently invalidate the hash.
+ */
+export function createBlock(
+  transactions: readonly Transaction[],
+  nodeKey: KeyPair,
+  voters: readonly string[],
+  now: string = timestamp(),
+): Block {
+  if (transactions.length === 0) throw new OperationError('Empty block creation is not allowed');
+  const body: BlockBody = {
+    timestamp: now,
+    transactions: [...transactions],
+    node_pubkey: nodeKey.publicKey,
+    voters: [...voters],
+  };
+  const serialized = serialize(body);
+  return { id: hashData(serialized), block: body, signature: signToBase58(serialized, nodeKey.privateKey) };
+}
+
+/** Whether the id is the hash of the body; false (never a throw) for a body that is not JSON. */
+export function blockHashIsValid(block: Block): boolean {
+  try {
+    return blockId(block.block) === block.id;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether `node_pubkey` signed the body; false (never a throw) for malformed keys, signatures or bodies. */
+export function blockSignatureIsValid(block: Block): boolean {
+  try {
+    return verifyBase58(serialize(block.block), block.signature, block.block.node_pubkey);
+  } catch {
+    return false;
+  }
+}
+
+export function isGenesisBlock(block: Block): boolean {
+  return block.block.transactions[0]?.transaction.operation === 'GENESIS';
+}
+
+/**
+ * 0.6 `validate_block` minus the transactions: InvalidHash, then OperationError for a creator outside the
+ * federation (keyring + this node), then InvalidSignature. A structurally malformed block is a SchemaError;
+ * nothing else is thrown. Returns the block, as 0.6 did. Transactions are only checked to be objects:
+ * validating them is the caller's job.
+ */
+export function checkBlock(block: unknown, federation: readonly string[]): Block {
+  assertBlockShape(block);
+  const body = block.block;
+  let serialized: string;
+  try {
+    serialized = serialize(body);
+  } catch (error) {
+    if (!(error instanceof SerializationError)) throw error;
+    throw new SchemaError(`block body is not canonical JSON: ${error.message}`, error.details);
+  }
+  const computed = hashData(serialized);
+  if (computed !== block.id) {
+    throw new InvalidHash(`Block ${block.id} has an invalid hash: its body hashes to ${computed}`, {
+      blockId: block.id,
+      computedHash: computed,
+    });
+  }
+  if (!federation.includes(body.node_pubkey)) {
+    throw new OperationError('Only federation nodes can create blocks', { nodePubkey: body.node_pubkey });
+  }
+  if (!verifyBase58(serialized, block.signature, body.node_pubkey)) {
+    throw new InvalidSignature('Invalid block signature', { blockId: block.id });
+  }
+  return block;
+}
+
+/** Field paths are named from the block document, e.g. `block.block.voters`. */
+function assertBlockShape(block: unknown): asserts block is Block {
+  if (!isRecord(block)) malformed('block', 'an object');
+  if (typeof block.id !== 'string') malformed('block.id', 'a string');
+  if (typeof block.signature !== 'string') malformed('block.signature', 'a string');
+  const body = block.block;
+  if (!isRecord(body)) malformed('block.block', 'an object');
+  if (typeof body.timestamp !== 'string') malformed('block.block.timestamp', 'a string');
+  if (typeof body.node_pubkey !== 'string') malformed('block.block.node_pubkey', 'a string');
+  if (!Array.isArray(body.transactions) || !body.transactions.every(isRecord)) {
+    malformed('block.block.transactions', 'an array of objects');
+  }
+  if (!Array.isArray(body.voters) || !body.voters.every((voter) => typeof voter === 'string')) {
+    malformed('block.block.voters', 'an array of strings');
+  }
+}
+
+function malformed(path: string, expected: string): never {
+  throw new SchemaError(`${path} must be ${expected}`, { path });
+}

@@ -1,0 +1,44 @@
+import type { Block } from './block.ts';
+import { MultipleVotesError, verifyVoteSignature, type Vote } from './vote.ts';
+
+export const BLOCK_VALID = 'valid';
+export const BLOCK_INVALID = 'invalid';
+export const BLOCK_UNDECIDED = 'undecided';
+/** A transaction status only: in no block yet. */
+export const TX_IN_BACKLOG = 'backlog';
+
+export type ElectionStatus = typeof BLOCK_VALID | typeof BLOCK_INVALID | typeof BLOCK_UNDECIDED;
+
+/**
+ * 0.6 `block_election_status`, given every vote cast on the block. Votes that are badly signed or come
+ * from a non-voter count as "no" votes (so a tie of an even federation is invalid), and a block is valid
+ * only if a strict majority of the voters said yes AND agree on the same previous block.
+ */
+export function electionStatus(
+  block: Block,
+  votes: readonly Vote[],
+  verify: (block: Block, vote: Vote) => boolean = verifyVoteSignature,
+): ElectionStatus {
+  const voterCount = block.block.voters.length;
+  const votesByNode = new Map<string, number>();
+  for (const vote of votes) votesByNode.set(vote.node_pubkey, (votesByNode.get(vote.node_pubkey) ?? 0) + 1);
+  for (const [nodeId, count] of votesByNode) {
+    if (count > 1) throw MultipleVotesError.byVoter(block.id, count, nodeId);
+  }
+  if (votes.length > voterCount) throw MultipleVotesError.moreThanVoters(block.id, votes.length, voterCount);
+
+  const yesVotes = votes.filter((vote) => verify(block, vote) && vote.vote.is_block_valid === true);
+  const invalidCount = votes.length - yesVotes.length;
+  const half = Math.floor(voterCount / 2);
+  if (invalidCount >= Math.ceil(voterCount / 2)) return BLOCK_INVALID;
+  if (yesVotes.length <= half) return BLOCK_UNDECIDED;
+
+  const yesByPrevious = new Map<string, number>();
+  let largestAgreement = 0;
+  for (const { vote } of yesVotes) {
+    const count = (yesByPrevious.get(vote.previous_block) ?? 0) + 1;
+    yesByPrevious.set(vote.previous_block, count);
+    largestAgreement = Math.max(largestAgreement, count);
+  }
+  return largestAgreement > half ? BLOCK_VALID : BLOCK_INVALID;
+}

@@ -1,0 +1,271 @@
+import {
+  BIGCHAINDB_TYPE_IDS,
+  Condition,
+  CryptoConditionError,
+  Ed25519Fulfillment,
+  Fulfillment,
+  ThresholdSha256Fulfillment,
+} from './cc/index.ts';
+import { SerializationError } from './errors.ts';
+import { transactionSchemaError } from './schema.ts';
+import {
+  conditionBody,
+  getHashData,
+  OPERATIONS,
+  serializeFulfillmentMessage,
+  type ConditionBody,
+  type Transaction,
+  type TransactionInput,
+} from './transaction.ts';
+import {
+  DoubleSpend,
+  InputError,
+  InvalidHash,
+  InvalidSignature,
+  OperationError,
+  ReplayError,
+  SchemaError,
+  TransactionDoesNotExist,
+  ValidationError,
+} from './validation-errors.ts';
+
+type MaybePromise<T> = T | Promise<T>;
+
+/**
+ * What validation needs to know about the chain (PROTOCOL R6). Storage implements it; tests use an in-memory
+ * one. Lookups may be synchronous or asynchronous.
+ */
+export interface ValidationContext {
+  /** public keys of every federation node (this node's and its keyring's) */
+  readonly federation: readonly string[];
+  /** current time as integer-second text, for timeout conditions */
+  now(): string;
+  /** the transaction if it is in a block decided VALID */
+  getValidTransaction(txid: string): MaybePromise<Transaction | null | undefined>;
+  /** id of a transaction in a valid or undecided block, or in the block under construction, spending `input` */
+  getSpender(input: TransactionInput): MaybePromise<string | null | undefined>;
+  /** whether the transaction is already in a valid or undecided block */
+  isInChain(txid: string): MaybePromise<boolean>;
+  /** GENESIS is accepted only while building or checking the genesis block */
+  readonly allowGenesis?: boolean;
+}
+
+export type ValidationResult =
+  | { valid: true; transaction: Transaction }
+  | { valid: false; error: ValidationError };
+
+const SUPPORTED_TYPES: ReadonlySet<number> = new Set(BIGCHAINDB_TYPE_IDS);
+
+/** Schema, known operation and the structural rules; returns the value typed as a transaction. */
+export function checkTransactionShape(value: unknown): Transaction {
+  const reason = transactionSchemaError(value);
+  if (reason) throw new SchemaError(reason);
+  const tx = value as Transaction;
+  const body = tx.transaction;
+  body.fulfillments.forEach((f, i) => {
+    if (f.fid !== i) throw new SchemaError(`fulfillment ${i} has fid ${f.fid}; fid must equal its index`, { fid: i });
+  });
+  body.conditions.forEach((c, i) => {
+    if (c.cid !== i) throw new SchemaError(`condition ${i} has cid ${c.cid}; cid must equal its index`, { cid: i });
+    checkConditionBody(c.condition, i);
+  });
+  if (body.conditions.length < body.fulfillments.length) {
+    throw new SchemaError(
+      `fulfillment ${body.conditions.length} has no condition at the same index to sign (each fulfillment signs the condition with its index)`,
+      { fid: body.conditions.length },
+    );
+  }
+  if (!(OPERATIONS as readonly string[]).includes(body.operation)) {
+    throw new OperationError(`unknown operation ${JSON.stringify(body.operation)}; expected one of ${OPERATIONS.join(', ')}`);
+  }
+  return tx;
+}
+
+function checkConditionBody(condition: ConditionBody, cid: number): void {
+  let uri: string;
+  try {
+    uri = Condition.fromUri(condition.uri).serializeUri();
+    if (condition.details !== undefined) {
+      const described = Fulfillment.fromDict(condition.details).conditionUri;
+      if (described !== uri) {
+        throw new SchemaError(`condition ${cid}: details describe ${described}, not its uri ${uri}`, { cid });
+      }
+    }
+  } catch (error) {
+    if (error instanceof CryptoConditionError) {
+      throw new SchemaError(`condition ${cid}: ${error.message}`, { cid });
+    }
+    throw error;
+  }
+  if (uri !== condition.uri) throw new SchemaError(`condition ${cid}: uri is not in canonical form`, { cid });
+}
+
+/**
+ * The input conditions every fulfillment must meet, after the operation rules of PROTOCOL R6: CREATE and
+ * GENESIS have no inputs and are made by a federation node; TRANSFER inputs are distinct, exist in a valid
+ * block, and are unspent.
+ */
+export async function resolveInputConditions(tx: Transaction, ctx: ValidationContext): Promise<ConditionBody[]> {
+  const body = tx.transaction;
+  if (body.operation === 'CREATE' || body.operation === 'GENESIS') {
+    if (body.operation === 'GENESIS' && !ctx.allowGenesis) {
+      throw new OperationError('GENESIS transactions are only allowed in the genesis block');
+    }
+    if (body.fulfillments.length === 0) {
+      throw new InputError(`a ${body.operation} transaction needs one fulfillment, signed by a federation node`);
+    }
+    return body.fulfillments.map((f) => {
+      if (f.input !== null) throw new InputError('A CREATE operation has no inputs', { fid: f.fid });
+      const creator = f.owners_before[0];
+      if (creator === undefined || !ctx.federation.includes(creator)) {
+        throw new OperationError(`Only federation nodes can use the operation \`${body.operation}\``, {
+          fid: f.fid,
+          owner: creator ?? null,
+        });
+      }
+      return conditionBody(new Ed25519Fulfillment(creator));
+    });
+  }
+  if (body.fulfillments.length === 0) throw new InputError('Transaction contains no fulfillments');
+  const seen = new Map<string, number>();
+  for (const f of body.fulfillments) {
+    if (f.input === null) {
+      throw new InputError(`fulfillment ${f.fid}: only \`CREATE\` transactions can have null inputs`, { fid: f.fid });
+    }
+    const key = `${f.input.txid}:${f.input.cid}`;
+    const first = seen.get(key);
+    if (first !== undefined) {
+      throw new InputError(`input ${describeInput(f.input)} is used twice (fulfillments ${first} and ${f.fid})`, {
+        fid: f.fid,
+        input: f.input,
+      });
+    }
+    seen.set(key, f.fid);
+  }
+  const inputs = body.fulfillments.map((f) => f.input!);
+  const [sources, spenders] = await Promise.all([
+    Promise.all(inputs.map((input) => ctx.getValidTransaction(input.txid))),
+    Promise.all(inputs.map((input) => ctx.getSpender(input))),
+  ]);
+  return inputs.map((input, fid) => {
+    const source = sources[fid];
+    if (!source) {
+      throw new TransactionDoesNotExist(`input \`${input.txid}\` does not exist in a valid block`, { fid, input });
+    }
+    const output = source.transaction.conditions.find((c) => c.cid === input.cid);
+    if (!output) {
+      throw new TransactionDoesNotExist(`transaction \`${input.txid}\` has no condition ${input.cid}`, { fid, input });
+    }
+    const spender = spenders[fid];
+    if (spender && spender !== tx.id) {
+      throw new DoubleSpend(`input ${describeInput(input)} was already spent by \`${spender}\``, {
+        fid,
+        input,
+        spender,
+      });
+    }
+    return output.condition;
+  });
+}
+
+function describeInput(input: TransactionInput): string {
+  return `\`{"txid":"${input.txid}","cid":${input.cid}}\``;
+}
+
+/** The id computed from the body; a body that has no canonical form (e.g. an unsafe integer) is malformed. */
+export function computeTransactionId(tx: Transaction): string {
+  try {
+    return getHashData(tx);
+  } catch (error) {
+    if (error instanceof SerializationError) throw new SchemaError(`transaction ${error.message}`, error.details);
+    throw error;
+  }
+}
+
+/** The id must be the hash of the body with fulfillments nulled. */
+export function checkTransactionHash(tx: Transaction, computed: string = computeTransactionId(tx)): void {
+  if (computed !== tx.id) {
+    throw new InvalidHash(`transaction id ${tx.id} does not match its hash ${computed}`, { computed });
+  }
+}
+
+/**
+ * Every fulfillment parses, uses only BigchainDB's condition types, derives exactly the condition it spends,
+ * and validates over its message at `now`. Pure and synchronous, so it can run in a worker thread.
+ */
+export function checkFulfillments(tx: Transaction, inputConditions: readonly ConditionBody[], now: string): void {
+  for (const entry of tx.transaction.fulfillments) {
+    const fid = entry.fid;
+    const expected = inputConditions[fid];
+    if (!expected) throw new InvalidSignature(`fulfillment ${fid} has no input condition`, { fid });
+    if (entry.fulfillment === null) throw new InvalidSignature(`fulfillment ${fid} is not signed`, { fid });
+    let fulfillment: Fulfillment;
+    try {
+      fulfillment = Fulfillment.fromUri(entry.fulfillment);
+    } catch (error) {
+      if (!(error instanceof CryptoConditionError)) throw error;
+      throw new InvalidSignature(`fulfillment ${fid} cannot be parsed: ${error.message}`, { fid });
+    }
+    const unsupported = findUnsupportedType(fulfillment);
+    if (unsupported !== undefined) {
+      throw new InvalidSignature(`fulfillment ${fid} uses condition type ${unsupported}, which BigchainDB does not accept`, {
+        fid,
+      });
+    }
+    if (fulfillment.conditionUri !== expected.uri) {
+      throw new InvalidSignature(
+        `fulfillment ${fid} does not match the condition it spends: it fulfills ${fulfillment.conditionUri}, the input requires ${expected.uri}`,
+        { fid },
+      );
+    }
+    if (!fulfillment.validate(serializeFulfillmentMessage(tx, entry), now)) {
+      throw new InvalidSignature(
+        `fulfillment ${fid} does not validate (a wrong or missing signature, a wrong secret, or an expired timeout)`,
+        { fid },
+      );
+    }
+  }
+}
+
+function findUnsupportedType(structure: Fulfillment | Condition): number | undefined {
+  if (!SUPPORTED_TYPES.has(structure.typeId)) return structure.typeId;
+  if (structure instanceof ThresholdSha256Fulfillment) {
+    for (const entry of structure.subconditions) {
+      const found = findUnsupportedType(entry.body);
+      if (found !== undefined) return found;
+    }
+  }
+  return undefined;
+}
+
+/** A transaction already in a valid or undecided block cannot be included again. */
+export async function checkNotReplayed(tx: Transaction, ctx: ValidationContext): Promise<void> {
+  if (await ctx.isInChain(tx.id)) {
+    throw new ReplayError(`transaction ${tx.id} is already in a valid or undecided block`);
+  }
+}
+
+/**
+ * Every rule of PROTOCOL R6, in its order; throws the first failure as its own error class. Returns the
+ * transaction typed.
+ */
+export async function validateTransaction(value: unknown, ctx: ValidationContext): Promise<Transaction> {
+  const tx = checkTransactionShape(value);
+  const computedId = computeTransactionId(tx);
+  const inputConditions = await resolveInputConditions(tx, ctx);
+  checkTransactionHash(tx, computedId);
+  checkFulfillments(tx, inputConditions, ctx.now());
+  await checkNotReplayed(tx, ctx);
+  return tx;
+}
+
+/** Like validateTransaction, but reports a validation failure as a result instead of throwing it. */
+export async function isValidTransaction(value: unknown, ctx: ValidationContext): Promise<ValidationResult> {
+  try {
+    return { valid: true, transaction: await validateTransaction(value, ctx) };
+  } catch (error) {
+    if (error instanceof ValidationError) return { valid: false, error };
+    throw error;
+  }
+}
+

@@ -1,0 +1,364 @@
+/**
+ * PROTOCOL R6, rule by rule: each check has a failing case with its exact error class and message, and any
+ * change to a hashed or signed field of a signed transaction makes it invalid.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PrefixSha256Fulfillment, Ed25519Fulfillment } from '../../src/protocol/cc/index.ts';
+import { generateKeyPair } from '../../src/protocol/crypto.ts';
+import { jsonClone } from '../../src/protocol/json.ts';
+import {
+  createTransaction,
+  getHashData,
+  signTransaction,
+  withFulfillment,
+  type Transaction,
+} from '../../src/protocol/transaction.ts';
+import { isValidTransaction, validateTransaction } from '../../src/protocol/validation.ts';
+import {
+  DoubleSpend,
+  InputError,
+  InvalidHash,
+  InvalidSignature,
+  OperationError,
+  ReplayError,
+  SchemaError,
+  TransactionDoesNotExist,
+} from '../../src/protocol/validation-errors.ts';
+import { MemoryLedger } from '../support/ledger.ts';
+
+const node = generateKeyPair();
+const alice = generateKeyPair();
+const bob = generateKeyPair();
+
+function world(): { ledger: MemoryLedger; created: Transaction; transfer: Transaction } {
+  const ledger = new MemoryLedger([node.publicKey]);
+  const created = signTransaction(
+    createTransaction(node.publicKey, alice.publicKey, null, 'CREATE', { payload: { n: 1 } }),
+    node.privateKey,
+  );
+  ledger.add('valid', created);
+  const transfer = signTransaction(
+    createTransaction(alice.publicKey, bob.publicKey, { txid: created.id, cid: 0 }, 'TRANSFER', {
+      payload: { note: 'to bob' },
+    }),
+    alice.privateKey,
+    ledger.inputCondition,
+  );
+  return { ledger, created, transfer };
+}
+
+type Mutation = (tx: Transaction) => void;
+
+/** Apply a mutation to a deep copy, optionally re-hashing so that the check after the hash is reached. */
+function mutated(tx: Transaction, mutate: Mutation, rehash = false): Transaction {
+  const copy = jsonClone(tx);
+  mutate(copy);
+  if (rehash) copy.id = getHashData(copy);
+  return copy;
+}
+
+async function rejectsWith(
+  tx: unknown,
+  ledger: MemoryLedger,
+  errorClass: new (...args: never[]) => Error,
+  message: string | RegExp,
+): Promise<void> {
+  await assert.rejects(validateTransaction(tx, ledger), (error: unknown) => {
+    assert.ok(error instanceof errorClass, `expected ${errorClass.name}, got ${String(error)}`);
+    if (typeof message === 'string') assert.equal(error.message, message);
+    else assert.match(error.message, message);
+    return true;
+  });
+}
+
+describe('R6 checks, in order, each with its own error', () => {
+  test('a well-formed CREATE and TRANSFER are valid', async () => {
+    const { ledger, created, transfer } = world();
+    ledger.add('valid');
+    assert.deepEqual(await validateTransaction(transfer, ledger), transfer);
+    const fresh = new MemoryLedger([node.publicKey]);
+    assert.deepEqual(await validateTransaction(created, fresh), created);
+  });
+
+  test('schema: shape, types and unexpected properties', async () => {
+    const { ledger, transfer } = world();
+    await rejectsWith(null, ledger, SchemaError, 'transaction must be object');
+    await rejectsWith({ id: transfer.id }, ledger, SchemaError, "transaction must have required property 'transaction'");
+    await rejectsWith(
+      mutated(transfer, (t) => ((t as unknown as { extra: number }).extra = 1)),
+      ledger,
+      SchemaError,
+      'transaction has an unexpected property "extra"',
+    );
+    await rejectsWith(
+      mutated(transfer, (t) => ((t.transaction as { version: number }).version = 2)),
+      ledger,
+      SchemaError,
+      'transaction.version must be 1',
+    );
+    await rejectsWith(
+      mutated(transfer, (t) => ((t.transaction.timestamp as unknown) = 1472731200)),
+      ledger,
+      SchemaError,
+      'transaction.timestamp must be string',
+    );
+    await rejectsWith(
+      mutated(transfer, (t) => (t.transaction.fulfillments[0]!.fid = 1)),
+      ledger,
+      SchemaError,
+      'fulfillment 0 has fid 1; fid must equal its index',
+    );
+    await rejectsWith(
+      mutated(transfer, (t) => (t.transaction.conditions = [])),
+      ledger,
+      SchemaError,
+      /^fulfillment 0 has no condition at the same index to sign/,
+    );
+    await rejectsWith(
+      mutated(transfer, (t) => (t.transaction.conditions[0]!.condition.uri = 'cc:4:20:AAAA:96')),
+      ledger,
+      SchemaError,
+      /^condition 0: /,
+    );
+    await rejectsWith(
+      mutated(transfer, (t) => (t.transaction.data.payload = { big: 2 ** 53 })),
+      ledger,
+      SchemaError,
+      /2\^53/,
+    );
+  });
+
+  test('inputs must be exactly {txid, cid} with an integer cid (0.6 double-spend bypass, behaviour §13.1)', async () => {
+    const { ledger, transfer } = world();
+    await rejectsWith(
+      mutated(transfer, (t) => ((t.transaction.fulfillments[0]!.input as unknown as { x: number }).x = 1)),
+      ledger,
+      SchemaError,
+      'transaction.fulfillments.0.input has an unexpected property "x"',
+    );
+    await rejectsWith(
+      mutated(transfer, (t) => (t.transaction.fulfillments[0]!.input!.cid = 0.5)),
+      ledger,
+      SchemaError,
+      'transaction.fulfillments.0.input.cid must be integer',
+    );
+  });
+
+  test('operation must be CREATE, TRANSFER or GENESIS', async () => {
+    const { ledger, transfer } = world();
+    await rejectsWith(
+      mutated(transfer, (t) => (t.transaction.operation = 'BURN')),
+      ledger,
+      OperationError,
+      'unknown operation "BURN"; expected one of CREATE, TRANSFER, GENESIS',
+    );
+  });
+
+  test('CREATE: no inputs, and only by a federation node', async () => {
+    const { ledger, created } = world();
+    const fresh = new MemoryLedger([node.publicKey]);
+    await rejectsWith(
+      mutated(created, (t) => (t.transaction.fulfillments[0]!.input = { txid: created.id, cid: 0 })),
+      fresh,
+      InputError,
+      'A CREATE operation has no inputs',
+    );
+    const byUser = signTransaction(createTransaction(alice.publicKey, alice.publicKey, null, 'CREATE'), alice.privateKey);
+    await rejectsWith(byUser, ledger, OperationError, 'Only federation nodes can use the operation `CREATE`');
+  });
+
+  test('GENESIS only where the genesis block is built', async () => {
+    const genesis = signTransaction(
+      createTransaction(node.publicKey, node.publicKey, null, 'GENESIS', {
+        payload: { message: 'Hello World from the BigchainDB' },
+      }),
+      node.privateKey,
+    );
+    const ledger = new MemoryLedger([node.publicKey]);
+    await rejectsWith(genesis, ledger, OperationError, 'GENESIS transactions are only allowed in the genesis block');
+    ledger.allowGenesis = true;
+    assert.deepEqual(await validateTransaction(genesis, ledger), genesis);
+  });
+
+  test('TRANSFER: at least one fulfillment, no null inputs, no input used twice', async () => {
+    const { ledger, transfer, created } = world();
+    await rejectsWith(
+      mutated(transfer, (t) => (t.transaction.fulfillments = []), true),
+      ledger,
+      InputError,
+      'Transaction contains no fulfillments',
+    );
+    await rejectsWith(
+      mutated(transfer, (t) => (t.transaction.fulfillments[0]!.input = null)),
+      ledger,
+      InputError,
+      'fulfillment 0: only `CREATE` transactions can have null inputs',
+    );
+    const twice = signTransaction(
+      createTransaction(
+        alice.publicKey,
+        bob.publicKey,
+        [
+          { txid: created.id, cid: 0 },
+          { txid: created.id, cid: 0 },
+        ],
+        'TRANSFER',
+      ),
+      alice.privateKey,
+      ledger.inputCondition,
+    );
+    await rejectsWith(
+      twice,
+      ledger,
+      InputError,
+      `input \`{"txid":"${created.id}","cid":0}\` is used twice (fulfillments 0 and 1)`,
+    );
+  });
+
+  test('every input must exist in a VALID block', async () => {
+    const { transfer, created } = world();
+    const undecidedOnly = new MemoryLedger([node.publicKey]);
+    undecidedOnly.add('undecided', created);
+    await rejectsWith(
+      transfer,
+      undecidedOnly,
+      TransactionDoesNotExist,
+      `input \`${created.id}\` does not exist in a valid block`,
+    );
+    const { ledger } = world();
+    await rejectsWith(
+      mutated(transfer, (t) => (t.transaction.fulfillments[0]!.input!.cid = 5), true),
+      ledger,
+      TransactionDoesNotExist,
+      `transaction \`${created.id}\` has no condition 5`,
+    );
+  });
+
+  test('no input may be spent already (valid or undecided block)', async () => {
+    for (const status of ['valid', 'undecided'] as const) {
+      const { ledger, transfer, created } = world();
+      const rival = signTransaction(
+        createTransaction(alice.publicKey, alice.publicKey, { txid: created.id, cid: 0 }, 'TRANSFER'),
+        alice.privateKey,
+        ledger.inputCondition,
+      );
+      ledger.add(status, rival);
+      await rejectsWith(
+        transfer,
+        ledger,
+        DoubleSpend,
+        `input \`{"txid":"${created.id}","cid":0}\` was already spent by \`${rival.id}\``,
+      );
+    }
+  });
+
+  test('the id must be the hash of the body', async () => {
+    const { ledger, transfer } = world();
+    const wrongId = mutated(transfer, (t) => (t.id = 'f'.repeat(64)));
+    await rejectsWith(wrongId, ledger, InvalidHash, `transaction id ${'f'.repeat(64)} does not match its hash ${transfer.id}`);
+  });
+
+  test('fulfillments: parse, supported type, matching condition, valid signature', async () => {
+    const { ledger, transfer } = world();
+    await rejectsWith(
+      withFulfillment(transfer, 0, 'cf:4:AAAA'),
+      ledger,
+      InvalidSignature,
+      /^fulfillment 0 cannot be parsed: /,
+    );
+    await rejectsWith(
+      mutated(transfer, (t) => (t.transaction.fulfillments[0]!.fulfillment = null)),
+      ledger,
+      InvalidSignature,
+      'fulfillment 0 is not signed',
+    );
+    const prefix = new PrefixSha256Fulfillment('x', new Ed25519Fulfillment(alice.publicKey));
+    await rejectsWith(
+      withFulfillment(transfer, 0, prefix.condition.serializeUri().replace('cc', 'cf')),
+      ledger,
+      InvalidSignature,
+      /^fulfillment 0 (cannot be parsed|uses condition type 1)/,
+    );
+    const byBob = signTransaction(
+      createTransaction(alice.publicKey, bob.publicKey, transfer.transaction.fulfillments[0]!.input, 'TRANSFER'),
+      [bob.privateKey, alice.privateKey],
+      ledger.inputCondition,
+    );
+    assert.equal((await isValidTransaction(byBob, ledger)).valid, true);
+    const bobSigned = new Ed25519Fulfillment(bob.publicKey);
+    bobSigned.sign('anything', bob.privateKey);
+    await rejectsWith(
+      withFulfillment(transfer, 0, bobSigned),
+      ledger,
+      InvalidSignature,
+      /^fulfillment 0 does not match the condition it spends: it fulfills cc:4:20:/,
+    );
+    const aliceWrongMessage = new Ed25519Fulfillment(alice.publicKey);
+    aliceWrongMessage.sign('another message', alice.privateKey);
+    await rejectsWith(
+      withFulfillment(transfer, 0, aliceWrongMessage),
+      ledger,
+      InvalidSignature,
+      'fulfillment 0 does not validate (a wrong or missing signature, a wrong secret, or an expired timeout)',
+    );
+  });
+
+  test('a transaction already in a valid or undecided block cannot be included again', async () => {
+    for (const status of ['valid', 'undecided'] as const) {
+      const { ledger, transfer } = world();
+      ledger.add(status, transfer);
+      await rejectsWith(transfer, ledger, ReplayError, `transaction ${transfer.id} is already in a valid or undecided block`);
+    }
+    const { created } = world();
+    const ledger = new MemoryLedger([node.publicKey]);
+    ledger.add('valid', created);
+    await rejectsWith(created, ledger, ReplayError, /already in a valid or undecided block/);
+  });
+});
+
+describe('malleability: every hashed or signed field matters', () => {
+  const fields: [string, Mutation][] = [
+    ['operation', (t) => (t.transaction.operation = 'CREATE')],
+    ['timestamp', (t) => (t.transaction.timestamp = String(Number(t.transaction.timestamp) + 1))],
+    ['data.uuid', (t) => (t.transaction.data.uuid = '00000000-0000-4000-8000-000000000000')],
+    ['data.payload', (t) => (t.transaction.data.payload = { note: 'to eve' })],
+    ['data.payload = null', (t) => (t.transaction.data.payload = null)],
+    ['fulfillments[0].owners_before', (t) => (t.transaction.fulfillments[0]!.owners_before = [bob.publicKey])],
+    ['fulfillments[0].input.cid', (t) => (t.transaction.fulfillments[0]!.input!.cid = 1)],
+    ['fulfillments[0].input.txid', (t) => (t.transaction.fulfillments[0]!.input!.txid = 'a'.repeat(64))],
+    ['conditions[0].owners_after', (t) => (t.transaction.conditions[0]!.owners_after = [alice.publicKey])],
+    [
+      'conditions[0].condition',
+      (t) => {
+        const ed = new Ed25519Fulfillment(alice.publicKey);
+        t.transaction.conditions[0]!.condition = { details: ed.toDict(), uri: ed.conditionUri };
+      },
+    ],
+    [
+      'fulfillments[0].fulfillment (one bit)',
+      (t) => {
+        const uri = t.transaction.fulfillments[0]!.fulfillment!;
+        const i = uri.length - 5;
+        t.transaction.fulfillments[0]!.fulfillment = uri.slice(0, i) + (uri[i] === 'A' ? 'B' : 'A') + uri.slice(i + 1);
+      },
+    ],
+  ];
+  for (const [name, mutate] of fields) {
+    test(`changing ${name} invalidates the transaction, also with a recomputed id`, async () => {
+      const { ledger, transfer } = world();
+      assert.equal((await isValidTransaction(transfer, ledger)).valid, true);
+      for (const rehash of [false, true]) {
+        const result = await isValidTransaction(mutated(transfer, mutate, rehash), ledger);
+        assert.equal(result.valid, false, `${name}${rehash ? ' (re-hashed)' : ''}`);
+      }
+    });
+  }
+
+  test('isValidTransaction reports the error instead of throwing', async () => {
+    const { ledger, transfer } = world();
+    const result = await isValidTransaction(mutated(transfer, (t) => (t.id = 'f'.repeat(64))), ledger);
+    assert.equal(result.valid, false);
+    assert.ok(!result.valid && result.error instanceof InvalidHash);
+  });
+});
