@@ -1,4 +1,12 @@
-import { createHash, createPrivateKey, createPublicKey, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  randomBytes,
+  sign,
+  verify,
+  type KeyObject,
+} from 'node:crypto';
 import { base58Decode, base58Encode } from './base58.ts';
 import { EncodingError } from './errors.ts';
 import { utf8 } from './bytes.ts';
@@ -20,7 +28,9 @@ type Message = Uint8Array | string;
 const PKCS8_ED25519_PREFIX = Uint8Array.from([
   0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
 ]);
-const SPKI_ED25519_PREFIX = Uint8Array.from([0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00]);
+const SPKI_ED25519_PREFIX = Uint8Array.from([
+  0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+]);
 
 function bytesOf(message: Message): Uint8Array {
   return typeof message === 'string' ? utf8(message) : message;
@@ -87,7 +97,11 @@ function publicKeyObject(publicKey: Uint8Array | string): KeyObject {
   const der = new Uint8Array(SPKI_ED25519_PREFIX.length + 32);
   der.set(SPKI_ED25519_PREFIX);
   der.set(raw, SPKI_ED25519_PREFIX.length);
-  return remember(publicKeyCache, id, createPublicKey({ key: Buffer.from(der), format: 'der', type: 'spki' }));
+  return remember(
+    publicKeyCache,
+    id,
+    createPublicKey({ key: Buffer.from(der), format: 'der', type: 'spki' }),
+  );
 }
 
 export function generateKeyPair(): KeyPair {
@@ -110,7 +124,11 @@ export function signMessage(message: Message, privateKey: Uint8Array | string): 
 }
 
 /** False for a wrong signature and for a malformed key or signature; never throws on bad input. */
-export function verifyMessage(message: Message, signature: Uint8Array, publicKey: Uint8Array | string): boolean {
+export function verifyMessage(
+  message: Message,
+  signature: Uint8Array,
+  publicKey: Uint8Array | string,
+): boolean {
   if (signature.length !== 64) return false;
   let key: KeyObject;
   try {

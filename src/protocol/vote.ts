@@ -36,20 +36,26 @@ export class MultipleVotesError extends BigchainDBError {
 
   /** `block_election_status`: one voter cast more than one vote. */
   static byVoter(blockId: string, voteCount: number, nodeId: string): MultipleVotesError {
-    return new MultipleVotesError(`Block ${blockId} has multiple votes (${voteCount}) from voting node ${nodeId}`, {
-      blockId,
-      voteCount,
-      nodeId,
-    });
+    return new MultipleVotesError(
+      `Block ${blockId} has multiple votes (${voteCount}) from voting node ${nodeId}`,
+      {
+        blockId,
+        voteCount,
+        nodeId,
+      },
+    );
   }
 
   /** `block_election_status`: more votes than voters. */
   static moreThanVoters(blockId: string, voteCount: number, voterCount: number): MultipleVotesError {
-    return new MultipleVotesError(`Block ${blockId} has ${voteCount} votes cast, but only ${voterCount} voters`, {
-      blockId,
-      voteCount,
-      voterCount,
-    });
+    return new MultipleVotesError(
+      `Block ${blockId} has ${voteCount} votes cast, but only ${voterCount} voters`,
+      {
+        blockId,
+        voteCount,
+        voterCount,
+      },
+    );
   }
 }
 
@@ -82,7 +88,11 @@ export function createVote(
     invalid_reason: invalidReason,
     timestamp: now,
   };
-  return { node_pubkey: nodeKey.publicKey, signature: signToBase58(serialize(body), nodeKey.privateKey), vote: body };
+  return {
+    node_pubkey: nodeKey.publicKey,
+    signature: signToBase58(serialize(body), nodeKey.privateKey),
+    vote: body,
+  };
 }
 
 /**
@@ -105,7 +115,8 @@ export function verifyVoteSignature(block: Block, vote: Vote): boolean {
  * produces); the envelope may carry more, such as a storage id.
  */
 function isVoteShaped(vote: unknown): vote is Vote {
-  if (!isRecord(vote) || typeof vote.node_pubkey !== 'string' || typeof vote.signature !== 'string') return false;
+  if (!isRecord(vote) || typeof vote.node_pubkey !== 'string' || typeof vote.signature !== 'string')
+    return false;
   const body = vote.vote;
   return (
     isRecord(body) &&

@@ -10,7 +10,13 @@ import {
   isGenesisBlock,
   type Block,
 } from '../../src/protocol/block.ts';
-import { generateKeyPair, hashData, signToBase58, timestamp, verifyBase58 } from '../../src/protocol/crypto.ts';
+import {
+  generateKeyPair,
+  hashData,
+  signToBase58,
+  timestamp,
+  verifyBase58,
+} from '../../src/protocol/crypto.ts';
 import { BigchainDBError } from '../../src/protocol/errors.ts';
 import { jsonClone, serialize } from '../../src/protocol/json.ts';
 import type { Transaction } from '../../src/protocol/transaction.ts';
@@ -140,7 +146,9 @@ describe('behaviour §1.7 block vector', () => {
       block.signature,
       '4dGYfUw9LRNyzAirmxi4bjs2JDin9wsqwLQdmj8F6QS7Q5b4yDTgu27NQQZpjtkCRpVUJkJTjmmrxSZ2p42wdyUr',
     );
-    assert.ok(serialize(block.block).startsWith(`{"node_pubkey":"${NODE.publicKey}","timestamp":"1472731230",`));
+    assert.ok(
+      serialize(block.block).startsWith(`{"node_pubkey":"${NODE.publicKey}","timestamp":"1472731230",`),
+    );
   });
 
   it('gets a different id from the printed Keccak-256 one (PROTOCOL R3)', () => {
@@ -182,7 +190,9 @@ describe('checkBlock', () => {
   });
 
   it('throws InvalidSignature for a signature that does not verify', () => {
-    const signedByOther = tampered((b) => (b.signature = signToBase58(serialize(b.block), OTHER_NODE.privateKey)));
+    const signedByOther = tampered(
+      (b) => (b.signature = signToBase58(serialize(b.block), OTHER_NODE.privateKey)),
+    );
     const garbage = tampered((b) => (b.signature = '0OIl'));
     const empty = tampered((b) => (b.signature = ''));
     for (const block of [signedByOther, garbage, empty]) {
@@ -249,7 +259,9 @@ describe('checkBlock', () => {
     'a numeric voter': tampered((b) => Object.assign(b.block, { voters: [1] })),
     'voters that are not an array': tampered((b) => Object.assign(b.block, { voters: NODE.publicKey })),
     'a NaN in a transaction': tampered((b) => Object.assign(b.block.transactions[0]!, { extra: NaN })),
-    'an unsafe integer in a transaction': tampered((b) => Object.assign(b.block.transactions[0]!, { extra: 2 ** 53 })),
+    'an unsafe integer in a transaction': tampered((b) =>
+      Object.assign(b.block.transactions[0]!, { extra: 2 ** 53 }),
+    ),
   };
   for (const [what, block] of Object.entries(malformed)) {
     it(`throws SchemaError for a block with ${what}`, () => {
