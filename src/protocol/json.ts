@@ -17,58 +17,70 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
  * `undefined` are omitted, exactly as `JSON.stringify` and a JSON round trip would.
  */
 export function serialize(value: unknown): string {
-  return write(value, 0, '$');
+  try {
+    return write(value, 0);
+  } catch (error) {
+    if (!(error instanceof Refusal)) throw error;
+    const path = '$' + error.segments.reverse().join('');
+    throw new SerializationError(`${path}: ${error.reason}`, { path });
+  }
 }
 
-function write(value: unknown, depth: number, path: string): string {
+/** Raised inside `write`; each enclosing level adds its key, so paths cost nothing unless something is refused. */
+class Refusal {
+  readonly segments: string[] = [];
+  constructor(readonly reason: string) {}
+}
+
+function write(value: unknown, depth: number): string {
   switch (typeof value) {
     case 'string':
-      if (SURROGATE.test(value) && LONE_SURROGATE.test(value)) {
-        throw new SerializationError(`${path}: string contains a lone surrogate`, { path });
-      }
+      if (SURROGATE.test(value) && LONE_SURROGATE.test(value)) throw new Refusal('string contains a lone surrogate');
       return JSON.stringify(value);
     case 'number':
-      if (!Number.isFinite(value)) throw new SerializationError(`${path}: ${value} is not a finite number`, { path });
+      if (!Number.isFinite(value)) throw new Refusal(`${value} is not a finite number`);
       if (Number.isInteger(value) && !Number.isSafeInteger(value)) {
-        throw new SerializationError(`${path}: integer ${value} is outside ±(2^53−1) and cannot round-trip`, {
-          path,
-        });
+        throw new Refusal(`integer ${value} is outside ±(2^53−1) and cannot round-trip`);
       }
       return JSON.stringify(value);
     case 'boolean':
       return value ? 'true' : 'false';
     case 'object': {
       if (value === null) return 'null';
-      if (depth >= MAX_JSON_DEPTH) {
-        throw new SerializationError(`${path}: nested deeper than ${MAX_JSON_DEPTH} levels`, { path });
-      }
+      if (depth >= MAX_JSON_DEPTH) throw new Refusal(`nested deeper than ${MAX_JSON_DEPTH} levels`);
       if (Array.isArray(value)) {
         let out = '[';
         for (let i = 0; i < value.length; i++) {
           if (i > 0) out += ',';
-          out += write(value[i], depth + 1, `${path}[${i}]`);
+          try {
+            out += write(value[i], depth + 1);
+          } catch (error) {
+            if (error instanceof Refusal) error.segments.push(`[${i}]`);
+            throw error;
+          }
         }
         return out + ']';
       }
       const proto = Object.getPrototypeOf(value);
-      if (proto !== Object.prototype && proto !== null) {
-        throw new SerializationError(`${path}: only plain objects can be serialized`, { path });
-      }
+      if (proto !== Object.prototype && proto !== null) throw new Refusal('only plain objects can be serialized');
       const record = value as Record<string, unknown>;
       const keys = Object.keys(record).sort();
       let out = '{';
-      let first = true;
       for (const key of keys) {
         const item = record[key];
         if (item === undefined) continue;
-        if (!first) out += ',';
-        first = false;
-        out += write(key, depth + 1, path) + ':' + write(item, depth + 1, `${path}.${key}`);
+        if (out.length > 1) out += ',';
+        try {
+          out += write(key, depth + 1) + ':' + write(item, depth + 1);
+        } catch (error) {
+          if (error instanceof Refusal) error.segments.push(`.${key}`);
+          throw error;
+        }
       }
       return out + '}';
     }
     default:
-      throw new SerializationError(`${path}: a ${typeof value} is not a JSON value`, { path });
+      throw new Refusal(`a ${typeof value} is not a JSON value`);
   }
 }
 

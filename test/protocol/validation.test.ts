@@ -217,7 +217,7 @@ describe('R6 checks, in order, each with its own error', () => {
   });
 
   test('every input must exist in a VALID block', async () => {
-    const { transfer, created } = world();
+    const { ledger, transfer, created } = world();
     const undecidedOnly = new MemoryLedger([node.publicKey]);
     undecidedOnly.add('undecided', created);
     await rejectsWith(
@@ -226,7 +226,6 @@ describe('R6 checks, in order, each with its own error', () => {
       TransactionDoesNotExist,
       `input \`${created.id}\` does not exist in a valid block`,
     );
-    const { ledger } = world();
     await rejectsWith(
       mutated(transfer, (t) => (t.transaction.fulfillments[0]!.input!.cid = 5), true),
       ledger,
