@@ -27,20 +27,29 @@ async function rate(label: string, count: number, run: () => void | Promise<void
   await run();
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   const perSecond = count / seconds;
-  console.log(`${label.padEnd(58)} ${perSecond.toFixed(0).padStart(8)} /s  (${((seconds / count) * 1e6).toFixed(1)} µs each)`);
+  console.log(
+    `${label.padEnd(58)} ${perSecond.toFixed(0).padStart(8)} /s  (${((seconds / count) * 1e6).toFixed(1)} µs each)`,
+  );
   return perSecond;
 }
 
 function rawVerifyRate(): Promise<number> {
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  const messages = Array.from({ length: COUNT }, (_, i) => Buffer.from(`{"message":${i},"padding":"${'x'.repeat(600)}"}`));
+  const messages = Array.from({ length: COUNT }, (_, i) =>
+    Buffer.from(`{"message":${i},"padding":"${'x'.repeat(600)}"}`),
+  );
   const signatures = messages.map((m) => sign(null, m, privateKey));
   return rate('raw node:crypto Ed25519 verify (cached KeyObject)', COUNT, () => {
-    for (let i = 0; i < COUNT; i++) if (!verify(null, messages[i]!, publicKey, signatures[i]!)) throw new Error('bad');
+    for (let i = 0; i < COUNT; i++)
+      if (!verify(null, messages[i]!, publicKey, signatures[i]!)) throw new Error('bad');
   });
 }
 
-function buildTransfers(): { transfers: Transaction[]; sources: Map<string, Transaction>; federation: string[] } {
+function buildTransfers(): {
+  transfers: Transaction[];
+  sources: Map<string, Transaction>;
+  federation: string[];
+} {
   const node = generateKeyPair();
   const owners = Array.from({ length: 50 }, () => generateKeyPair());
   const sources = new Map<string, Transaction>();
@@ -52,16 +61,24 @@ function buildTransfers(): { transfers: Transaction[]; sources: Map<string, Tran
       node.privateKey,
     );
     sources.set(created.id, created);
-    const transfer = createTransaction(owner.publicKey, owners[(i + 1) % owners.length]!.publicKey, { txid: created.id, cid: 0 }, 'TRANSFER', {
-      payload: { note: `transfer ${i}` },
-    });
+    const transfer = createTransaction(
+      owner.publicKey,
+      owners[(i + 1) % owners.length]!.publicKey,
+      { txid: created.id, cid: 0 },
+      'TRANSFER',
+      {
+        payload: { note: `transfer ${i}` },
+      },
+    );
     transfers.push(signTransaction(transfer, owner.privateKey, lookupInTransactions([created])));
   }
   return { transfers, sources, federation: [node.publicKey] };
 }
 
 async function main(): Promise<void> {
-  console.log(`bench:core — ${COUNT} operations each, one core (${cpus()[0]?.model ?? 'unknown CPU'}), Node ${process.version}`);
+  console.log(
+    `bench:core — ${COUNT} operations each, one core (${cpus()[0]?.model ?? 'unknown CPU'}), Node ${process.version}`,
+  );
   const verifyRate = await rawVerifyRate();
   const { transfers, sources, federation } = buildTransfers();
   const now = String(Math.floor(Date.now() / 1000));

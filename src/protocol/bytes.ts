@@ -55,7 +55,7 @@ export function base64UrlEncode(bytes: Uint8Array): string {
 /** Accepts unpadded or padded input, as the condition libraries do; anything else throws. */
 export function base64UrlDecode(text: string): Uint8Array {
   const body = text.replace(/={1,2}$/, '');
-  if (body.length % 4 === 1 || (body.length !== text.length && (text.length % 4 !== 0))) {
+  if (body.length % 4 === 1 || (body.length !== text.length && text.length % 4 !== 0)) {
     throw new EncodingError('invalid base64url length');
   }
   const out = new Uint8Array(Math.floor((body.length * 3) / 4));

@@ -8,11 +8,7 @@ import {
   type InputConditionLookup,
   type Transaction,
 } from './transaction.ts';
-import {
-  checkFulfillments,
-  validateTransaction,
-  type ValidationContext,
-} from './validation.ts';
+import { checkFulfillments, validateTransaction, type ValidationContext } from './validation.ts';
 import { InvalidSignature } from './validation-errors.ts';
 import { verifyVoteSignature, type Vote } from './vote.ts';
 import type { ConditionBody } from './transaction.ts';
@@ -26,7 +22,11 @@ export interface ConsensusRules {
   /** block-level checks only (hash, federation signer, signature); its transactions are checked one by one */
   validateBlock(federation: readonly string[], block: unknown): Block;
   createTransaction(...args: Parameters<typeof createTransaction>): Transaction;
-  signTransaction(tx: Transaction, privateKeys: string | readonly string[], lookup?: InputConditionLookup): Transaction;
+  signTransaction(
+    tx: Transaction,
+    privateKeys: string | readonly string[],
+    lookup?: InputConditionLookup,
+  ): Transaction;
   validateFulfillments(tx: Transaction, inputConditions: readonly ConditionBody[], now: string): boolean;
   verifyVoteSignature(block: Block, vote: Vote): boolean;
 }
@@ -44,7 +44,11 @@ export class BaseConsensusRules implements ConsensusRules {
     return createTransaction(...args);
   }
 
-  signTransaction(tx: Transaction, privateKeys: string | readonly string[], lookup?: InputConditionLookup): Transaction {
+  signTransaction(
+    tx: Transaction,
+    privateKeys: string | readonly string[],
+    lookup?: InputConditionLookup,
+  ): Transaction {
     return signTransaction(tx, privateKeys, lookup);
   }
 
@@ -104,9 +108,12 @@ export async function loadConsensusPlugin(
   }
   const Plugin = module[exportName];
   if (typeof Plugin !== 'function') {
-    throw new ConsensusPluginError(`\`${name}\` does not export a consensus plugin class as \`${exportName}\``, {
-      name,
-    });
+    throw new ConsensusPluginError(
+      `\`${name}\` does not export a consensus plugin class as \`${exportName}\``,
+      {
+        name,
+      },
+    );
   }
   let rules: unknown;
   try {

@@ -35,7 +35,8 @@ class Refusal {
 function write(value: unknown, depth: number): string {
   switch (typeof value) {
     case 'string':
-      if (SURROGATE.test(value) && LONE_SURROGATE.test(value)) throw new Refusal('string contains a lone surrogate');
+      if (SURROGATE.test(value) && LONE_SURROGATE.test(value))
+        throw new Refusal('string contains a lone surrogate');
       return JSON.stringify(value);
     case 'number':
       if (!Number.isFinite(value)) throw new Refusal(`${value} is not a finite number`);
@@ -62,7 +63,8 @@ function write(value: unknown, depth: number): string {
         return out + ']';
       }
       const proto = Object.getPrototypeOf(value);
-      if (proto !== Object.prototype && proto !== null) throw new Refusal('only plain objects can be serialized');
+      if (proto !== Object.prototype && proto !== null)
+        throw new Refusal('only plain objects can be serialized');
       const record = value as Record<string, unknown>;
       const keys = Object.keys(record).sort();
       let out = '{';

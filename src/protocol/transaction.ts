@@ -335,11 +335,17 @@ export function withCondition(
 }
 
 /** Set fulfillment `fid` to a hand-built fulfillment (hashlock secret, timeout, manual threshold). */
-export function withFulfillment(tx: Transaction, fid: number, fulfillment: Fulfillment | string): Transaction {
+export function withFulfillment(
+  tx: Transaction,
+  fid: number,
+  fulfillment: Fulfillment | string,
+): Transaction {
   if (!tx.transaction.fulfillments[fid]) {
     throw new TransactionBuildError(`fulfillment index ${fid} is out of range`, { fid });
   }
   const uri = typeof fulfillment === 'string' ? fulfillment : fulfillment.serializeUri();
-  const fulfillments = tx.transaction.fulfillments.map((f, i) => (i === fid ? { ...f, fulfillment: uri } : f));
+  const fulfillments = tx.transaction.fulfillments.map((f, i) =>
+    i === fid ? { ...f, fulfillment: uri } : f,
+  );
   return { id: tx.id, transaction: { ...tx.transaction, fulfillments } };
 }

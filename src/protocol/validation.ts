@@ -4,7 +4,6 @@ import {
   CryptoConditionError,
   Ed25519Fulfillment,
   Fulfillment,
-  ThresholdSha256Fulfillment,
 } from './cc/index.ts';
 import { SerializationError } from './errors.ts';
 import { transactionSchemaError } from './schema.ts';
@@ -51,10 +50,7 @@ export interface ValidationContext {
 }
 
 export type ValidationResult =
-  | { valid: true; transaction: Transaction }
-  | { valid: false; error: ValidationError };
-
-const SUPPORTED_TYPES: ReadonlySet<number> = new Set(BIGCHAINDB_TYPE_IDS);
+  { valid: true; transaction: Transaction } | { valid: false; error: ValidationError };
 
 /** Schema, known operation and the structural rules; returns the value typed as a transaction. */
 export function checkTransactionShape(value: unknown): Transaction {
@@ -63,10 +59,12 @@ export function checkTransactionShape(value: unknown): Transaction {
   const tx = value as Transaction;
   const body = tx.transaction;
   body.fulfillments.forEach((f, i) => {
-    if (f.fid !== i) throw new SchemaError(`fulfillment ${i} has fid ${f.fid}; fid must equal its index`, { fid: i });
+    if (f.fid !== i)
+      throw new SchemaError(`fulfillment ${i} has fid ${f.fid}; fid must equal its index`, { fid: i });
   });
   body.conditions.forEach((c, i) => {
-    if (c.cid !== i) throw new SchemaError(`condition ${i} has cid ${c.cid}; cid must equal its index`, { cid: i });
+    if (c.cid !== i)
+      throw new SchemaError(`condition ${i} has cid ${c.cid}; cid must equal its index`, { cid: i });
     checkConditionBody(c.condition, i);
   });
   if (body.conditions.length < body.fulfillments.length) {
@@ -76,7 +74,9 @@ export function checkTransactionShape(value: unknown): Transaction {
     );
   }
   if (!(OPERATIONS as readonly string[]).includes(body.operation)) {
-    throw new OperationError(`unknown operation ${JSON.stringify(body.operation)}; expected one of ${OPERATIONS.join(', ')}`);
+    throw new OperationError(
+      `unknown operation ${JSON.stringify(body.operation)}; expected one of ${OPERATIONS.join(', ')}`,
+    );
   }
   return tx;
 }
@@ -105,14 +105,19 @@ function checkConditionBody(condition: ConditionBody, cid: number): void {
  * GENESIS have no inputs and are made by a federation node; TRANSFER inputs are distinct, exist in a valid
  * block, and are unspent.
  */
-export async function resolveInputConditions(tx: Transaction, ctx: ValidationContext): Promise<ConditionBody[]> {
+export async function resolveInputConditions(
+  tx: Transaction,
+  ctx: ValidationContext,
+): Promise<ConditionBody[]> {
   const body = tx.transaction;
   if (body.operation === 'CREATE' || body.operation === 'GENESIS') {
     if (body.operation === 'GENESIS' && !ctx.allowGenesis) {
       throw new OperationError('GENESIS transactions are only allowed in the genesis block');
     }
     if (body.fulfillments.length === 0) {
-      throw new InputError(`a ${body.operation} transaction needs one fulfillment, signed by a federation node`);
+      throw new InputError(
+        `a ${body.operation} transaction needs one fulfillment, signed by a federation node`,
+      );
     }
     return body.fulfillments.map((f) => {
       if (f.input !== null) throw new InputError('A CREATE operation has no inputs', { fid: f.fid });
@@ -130,15 +135,20 @@ export async function resolveInputConditions(tx: Transaction, ctx: ValidationCon
   const seen = new Map<string, number>();
   for (const f of body.fulfillments) {
     if (f.input === null) {
-      throw new InputError(`fulfillment ${f.fid}: only \`CREATE\` transactions can have null inputs`, { fid: f.fid });
+      throw new InputError(`fulfillment ${f.fid}: only \`CREATE\` transactions can have null inputs`, {
+        fid: f.fid,
+      });
     }
     const key = `${f.input.txid}:${f.input.cid}`;
     const first = seen.get(key);
     if (first !== undefined) {
-      throw new InputError(`input ${describeInput(f.input)} is used twice (fulfillments ${first} and ${f.fid})`, {
-        fid: f.fid,
-        input: f.input,
-      });
+      throw new InputError(
+        `input ${describeInput(f.input)} is used twice (fulfillments ${first} and ${f.fid})`,
+        {
+          fid: f.fid,
+          input: f.input,
+        },
+      );
     }
     seen.set(key, f.fid);
   }
@@ -150,11 +160,17 @@ export async function resolveInputConditions(tx: Transaction, ctx: ValidationCon
   return inputs.map((input, fid) => {
     const source = sources[fid];
     if (!source) {
-      throw new TransactionDoesNotExist(`input \`${input.txid}\` does not exist in a valid block`, { fid, input });
+      throw new TransactionDoesNotExist(`input \`${input.txid}\` does not exist in a valid block`, {
+        fid,
+        input,
+      });
     }
     const output = source.transaction.conditions.find((c) => c.cid === input.cid);
     if (!output) {
-      throw new TransactionDoesNotExist(`transaction \`${input.txid}\` has no condition ${input.cid}`, { fid, input });
+      throw new TransactionDoesNotExist(`transaction \`${input.txid}\` has no condition ${input.cid}`, {
+        fid,
+        input,
+      });
     }
     const spender = spenders[fid];
     if (spender && spender !== tx.id) {
@@ -177,7 +193,8 @@ export function computeTransactionId(tx: Transaction): string {
   try {
     return getHashData(tx);
   } catch (error) {
-    if (error instanceof SerializationError) throw new SchemaError(`transaction ${error.message}`, error.details);
+    if (error instanceof SerializationError)
+      throw new SchemaError(`transaction ${error.message}`, error.details);
     throw error;
   }
 }
@@ -190,10 +207,14 @@ export function checkTransactionHash(tx: Transaction, computed: string = compute
 }
 
 /**
- * Every fulfillment parses, uses only BigchainDB's condition types, derives exactly the condition it spends,
+ * Every fulfillment parses, uses only BigchainDB's condition types (0, 2, 4, 98, 99), derives exactly the condition it spends,
  * and validates over its message at `now`. Pure and synchronous, so it can run in a worker thread.
  */
-export function checkFulfillments(tx: Transaction, inputConditions: readonly ConditionBody[], now: string): void {
+export function checkFulfillments(
+  tx: Transaction,
+  inputConditions: readonly ConditionBody[],
+  now: string,
+): void {
   for (const entry of tx.transaction.fulfillments) {
     const fid = entry.fid;
     const expected = inputConditions[fid];
@@ -201,16 +222,10 @@ export function checkFulfillments(tx: Transaction, inputConditions: readonly Con
     if (entry.fulfillment === null) throw new InvalidSignature(`fulfillment ${fid} is not signed`, { fid });
     let fulfillment: Fulfillment;
     try {
-      fulfillment = Fulfillment.fromUri(entry.fulfillment);
+      fulfillment = Fulfillment.fromUri(entry.fulfillment, { allowedTypeIds: BIGCHAINDB_TYPE_IDS });
     } catch (error) {
       if (!(error instanceof CryptoConditionError)) throw error;
       throw new InvalidSignature(`fulfillment ${fid} cannot be parsed: ${error.message}`, { fid });
-    }
-    const unsupported = findUnsupportedType(fulfillment);
-    if (unsupported !== undefined) {
-      throw new InvalidSignature(`fulfillment ${fid} uses condition type ${unsupported}, which BigchainDB does not accept`, {
-        fid,
-      });
     }
     if (fulfillment.conditionUri !== expected.uri) {
       throw new InvalidSignature(
@@ -225,17 +240,6 @@ export function checkFulfillments(tx: Transaction, inputConditions: readonly Con
       );
     }
   }
-}
-
-function findUnsupportedType(structure: Fulfillment | Condition): number | undefined {
-  if (!SUPPORTED_TYPES.has(structure.typeId)) return structure.typeId;
-  if (structure instanceof ThresholdSha256Fulfillment) {
-    for (const entry of structure.subconditions) {
-      const found = findUnsupportedType(entry.body);
-      if (found !== undefined) return found;
-    }
-  }
-  return undefined;
 }
 
 /** A transaction already in a valid or undecided block cannot be included again. */
@@ -268,4 +272,3 @@ export async function isValidTransaction(value: unknown, ctx: ValidationContext)
     throw error;
   }
 }
-

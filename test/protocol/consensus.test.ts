@@ -21,11 +21,24 @@ describe('consensus plugins', () => {
     const rules = await loadConsensusPlugin('default');
     assert.ok(rules instanceof BaseConsensusRules);
     const ledger = new MemoryLedger([node.publicKey]);
-    const tx = rules.signTransaction(rules.createTransaction(node.publicKey, node.publicKey, null, 'CREATE'), node.privateKey);
+    const tx = rules.signTransaction(
+      rules.createTransaction(node.publicKey, node.publicKey, null, 'CREATE'),
+      node.privateKey,
+    );
     assert.deepEqual(await rules.validateTransaction(ledger, tx), tx);
-    assert.equal(rules.validateFulfillments(tx, [ledger.inputCondition(tx.transaction.fulfillments[0]!)!], ledger.now()), true);
+    assert.equal(
+      rules.validateFulfillments(tx, [ledger.inputCondition(tx.transaction.fulfillments[0]!)!], ledger.now()),
+      true,
+    );
     const unsigned = createTransaction(node.publicKey, node.publicKey, null, 'CREATE');
-    assert.equal(rules.validateFulfillments(unsigned, [ledger.inputCondition(unsigned.transaction.fulfillments[0]!)!], ledger.now()), false);
+    assert.equal(
+      rules.validateFulfillments(
+        unsigned,
+        [ledger.inputCondition(unsigned.transaction.fulfillments[0]!)!],
+        ledger.now(),
+      ),
+      false,
+    );
     const block = createBlock([tx], node, [node.publicKey]);
     assert.deepEqual(rules.validateBlock([node.publicKey], block), block);
     assert.throws(() => rules.validateBlock([generateKeyPair().publicKey], block), OperationError);
@@ -37,7 +50,10 @@ describe('consensus plugins', () => {
     const rules = await loadConsensusPlugin(`./${PLUGIN}`);
     assert.ok(rules instanceof BaseConsensusRules);
     const ledger = new MemoryLedger([node.publicKey]);
-    const tx = rules.signTransaction(rules.createTransaction(node.publicKey, node.publicKey, null, 'CREATE'), node.privateKey);
+    const tx = rules.signTransaction(
+      rules.createTransaction(node.publicKey, node.publicKey, null, 'CREATE'),
+      node.privateKey,
+    );
     await assert.rejects(rules.validateTransaction(ledger, tx), /this federation requires a payload/);
   });
 
@@ -56,10 +72,16 @@ describe('consensus plugins', () => {
   test('a missing module, a missing export and a class that is not a plugin are clear errors', async () => {
     await assert.rejects(loadConsensusPlugin('bigchaindb-plugin-that-does-not-exist'), (error: unknown) => {
       assert.ok(error instanceof ConsensusPluginError);
-      assert.match(error.message, /^No consensus plugin found with name `bigchaindb-plugin-that-does-not-exist`: /);
+      assert.match(
+        error.message,
+        /^No consensus plugin found with name `bigchaindb-plugin-that-does-not-exist`: /,
+      );
       return true;
     });
-    await assert.rejects(loadConsensusPlugin(`./${PLUGIN}#Missing`), /does not export a consensus plugin class as `Missing`/);
+    await assert.rejects(
+      loadConsensusPlugin(`./${PLUGIN}#Missing`),
+      /does not export a consensus plugin class as `Missing`/,
+    );
     await assert.rejects(loadConsensusPlugin(`./${PLUGIN}#NotAPlugin`), (error: unknown) => {
       assert.ok(error instanceof ConsensusPluginError);
       assert.match(error.message, /is not a consensus plugin: it lacks validateBlock, createTransaction/);

@@ -69,12 +69,18 @@ describe('Python Server API by Example', () => {
 
     const [owned] = ledger.getOwnedIds(user1.publicKey);
     assert.deepEqual(owned, { txid: tx.id, cid: 0 });
-    const transfer = sign(createTransaction(user1.publicKey, user2.publicKey, owned!, 'TRANSFER'), user1.privateKey);
+    const transfer = sign(
+      createTransaction(user1.publicKey, user2.publicKey, owned!, 'TRANSFER'),
+      user1.privateKey,
+    );
     await commit(ledger, transfer);
     assert.deepEqual(ledger.getOwnedIds(user1.publicKey), []);
     assert.deepEqual(ledger.getOwnedIds(user2.publicKey), [{ txid: transfer.id, cid: 0 }]);
 
-    const again = sign(createTransaction(user1.publicKey, user2.publicKey, owned!, 'TRANSFER'), user1.privateKey);
+    const again = sign(
+      createTransaction(user1.publicKey, user2.publicKey, owned!, 'TRANSFER'),
+      user1.privateKey,
+    );
     await assert.rejects(validateTransaction(again, ledger), (error: unknown) => {
       assert.ok(error instanceof DoubleSpend);
       assert.equal(
@@ -91,7 +97,12 @@ describe('Python Server API by Example', () => {
     const multisig = await createFor(ledger, sign, [user1.publicKey, user2.publicKey]);
     assert.match(multisig.transaction.conditions[0]!.condition.uri, /^cc:2:29:[\w-]+:206$/);
     const [owned] = ledger.getOwnedIds(user2.publicKey);
-    const transfer = createTransaction([user1.publicKey, user2.publicKey], user3.publicKey, owned!, 'TRANSFER');
+    const transfer = createTransaction(
+      [user1.publicKey, user2.publicKey],
+      user3.publicKey,
+      owned!,
+      'TRANSFER',
+    );
     assert.throws(() => sign(transfer, [user1.privateKey]), KeypairMismatchException);
     await commit(ledger, sign(transfer, [user1.privateKey, user2.privateKey]));
     assert.equal(ledger.getOwnedIds(user3.publicKey).length, 1);
@@ -103,7 +114,10 @@ describe('Python Server API by Example', () => {
     for (let i = 0; i < 3; i++) await createFor(ledger, sign, user1.publicKey);
     const inputs = ledger.getOwnedIds(user1.publicKey);
     assert.equal(inputs.length, 3);
-    const mimo = sign(createTransaction(user1.publicKey, user2.publicKey, inputs, 'TRANSFER'), user1.privateKey);
+    const mimo = sign(
+      createTransaction(user1.publicKey, user2.publicKey, inputs, 'TRANSFER'),
+      user1.privateKey,
+    );
     assert.equal(mimo.transaction.fulfillments.length, 3);
     assert.equal(mimo.transaction.conditions.length, 3);
     await commit(ledger, mimo);
@@ -137,8 +151,15 @@ describe('Python Server API by Example', () => {
       { txid: thresholdTx.id, cid: 0 },
       'TRANSFER',
     );
-    for (const pair of [[0, 1], [0, 2], [1, 2]] as const) {
-      const signed = sign(spend, pair.map((i) => owners[i]!.privateKey));
+    for (const pair of [
+      [0, 1],
+      [0, 2],
+      [1, 2],
+    ] as const) {
+      const signed = sign(
+        spend,
+        pair.map((i) => owners[i]!.privateKey),
+      );
       assert.equal((await isValidTransaction(signed, ledger)).valid, true, `owners ${pair.join('+')}`);
     }
     const alone = signOrError(() => sign(spend, owners[0]!.privateKey));
@@ -163,7 +184,12 @@ describe('Python Server API by Example', () => {
     const { ledger, sign } = setup();
     const secret = new TextEncoder().encode('much secret! wow!');
     const hashlock = new PreimageSha256Fulfillment(secret);
-    const created = withCondition(createTransaction(node.publicKey, null, null, 'CREATE'), 0, hashlock.condition, null);
+    const created = withCondition(
+      createTransaction(node.publicKey, null, null, 'CREATE'),
+      0,
+      hashlock.condition,
+      null,
+    );
     assert.deepEqual(created.transaction.conditions[0], {
       owners_after: null,
       condition: { uri: 'cc:0:3:nsW2IiYgk9EUtsg4uBe3pBnOgRoAEX2IIsPgjqZz47U:17' },
@@ -186,7 +212,12 @@ describe('Python Server API by Example', () => {
     const user = generateKeyPair();
     const expiry = '1700000012';
     const timeoutTx = sign(
-      withCondition(createTransaction(node.publicKey, null, null, 'CREATE'), 0, new TimeoutFulfillment(expiry), null),
+      withCondition(
+        createTransaction(node.publicKey, null, null, 'CREATE'),
+        0,
+        new TimeoutFulfillment(expiry),
+        null,
+      ),
       node.privateKey,
     );
     await commit(ledger, timeoutTx);
@@ -233,7 +264,10 @@ describe('Python Server API by Example', () => {
 
     const input = { txid: escrowTx.id, cid: 0 };
     const owners = [aborter.publicKey, executor.publicKey];
-    const executeTx = sign(createTransaction(owners, executor.publicKey, input, 'TRANSFER'), executor.privateKey);
+    const executeTx = sign(
+      createTransaction(owners, executor.publicKey, input, 'TRANSFER'),
+      executor.privateKey,
+    );
     const abortTx = sign(createTransaction(owners, aborter.publicKey, input, 'TRANSFER'), aborter.privateKey);
     for (const [now, executeValid] of [
       ['1700000008', true],

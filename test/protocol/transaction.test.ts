@@ -63,11 +63,16 @@ describe('behaviour notes §1.7: the 0.6 transaction bytes', () => {
 describe('createTransaction', () => {
   test('the shape of create_tx(None, None, [], None): one input-less fulfillment, no conditions', () => {
     const tx = createTransaction(null, null, [], 'CREATE');
-    assert.deepEqual(tx.transaction.fulfillments, [{ owners_before: [], input: null, fulfillment: null, fid: 0 }]);
+    assert.deepEqual(tx.transaction.fulfillments, [
+      { owners_before: [], input: null, fulfillment: null, fid: 0 },
+    ]);
     assert.deepEqual(tx.transaction.conditions, []);
     assert.equal(tx.transaction.version, 1);
     assert.match(tx.transaction.timestamp, /^\d{10}$/);
-    assert.match(tx.transaction.data.uuid, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    assert.match(
+      tx.transaction.data.uuid,
+      /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+    );
     assert.equal(tx.id, getHashData(tx));
   });
 
@@ -151,13 +156,21 @@ describe('signTransaction', () => {
   });
 
   test('an unknown input condition and a details-less one are clear errors', () => {
-    const transfer = createTransaction(USER_PUBLIC, NODE_PUBLIC, { txid: 'c'.repeat(64), cid: 0 }, 'TRANSFER');
+    const transfer = createTransaction(
+      USER_PUBLIC,
+      NODE_PUBLIC,
+      { txid: 'c'.repeat(64), cid: 0 },
+      'TRANSFER',
+    );
     assert.throws(
       () => signTransaction(transfer, USER_PRIVATE, lookupInTransactions([])),
       /fulfillment 0: the condition of its input is unknown/,
     );
     assert.throws(
-      () => signTransaction(transfer, USER_PRIVATE, () => ({ uri: 'cc:0:3:47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU:0' })),
+      () =>
+        signTransaction(transfer, USER_PRIVATE, () => ({
+          uri: 'cc:0:3:47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU:0',
+        })),
       /has no details; build its fulfillment by hand/,
     );
     const handMade = withFulfillment(transfer, 0, 'cf:0:');
@@ -169,9 +182,16 @@ describe('signTransaction', () => {
 
   test('createAndSignTx signs a TRANSFER whose input the lookup knows', () => {
     const created = createAndSignTx(NODE_PRIVATE, NODE_PUBLIC, USER_PUBLIC, null, 'CREATE');
-    const transfer = createAndSignTx(USER_PRIVATE, USER_PUBLIC, NODE_PUBLIC, { txid: created.id, cid: 0 }, 'TRANSFER', {
-      lookupInputCondition: lookupInTransactions([created]),
-    });
+    const transfer = createAndSignTx(
+      USER_PRIVATE,
+      USER_PUBLIC,
+      NODE_PUBLIC,
+      { txid: created.id, cid: 0 },
+      'TRANSFER',
+      {
+        lookupInputCondition: lookupInTransactions([created]),
+      },
+    );
     assert.match(transfer.transaction.fulfillments[0]!.fulfillment!, /^cf:4:/);
   });
 });
@@ -189,7 +209,11 @@ describe('custom conditions', () => {
     assert.equal(replaced.id, getHashData(replaced));
     assert.notEqual(replaced.id, signed.id);
     const appended = withCondition(replaced, 1, threshold.condition, null);
-    assert.deepEqual(appended.transaction.conditions[1], { owners_after: null, condition: { uri: threshold.conditionUri }, cid: 1 });
+    assert.deepEqual(appended.transaction.conditions[1], {
+      owners_after: null,
+      condition: { uri: threshold.conditionUri },
+      cid: 1,
+    });
     assert.throws(() => withCondition(signed, 3, threshold), TransactionBuildError);
     assert.throws(() => withFulfillment(signed, 2, 'cf:0:'), TransactionBuildError);
   });

@@ -84,7 +84,12 @@ describe('R6 checks, in order, each with its own error', () => {
   test('schema: shape, types and unexpected properties', async () => {
     const { ledger, transfer } = world();
     await rejectsWith(null, ledger, SchemaError, 'transaction must be object');
-    await rejectsWith({ id: transfer.id }, ledger, SchemaError, "transaction must have required property 'transaction'");
+    await rejectsWith(
+      { id: transfer.id },
+      ledger,
+      SchemaError,
+      "transaction must have required property 'transaction'",
+    );
     await rejectsWith(
       mutated(transfer, (t) => ((t as unknown as { extra: number }).extra = 1)),
       ledger,
@@ -164,7 +169,10 @@ describe('R6 checks, in order, each with its own error', () => {
       InputError,
       'A CREATE operation has no inputs',
     );
-    const byUser = signTransaction(createTransaction(alice.publicKey, alice.publicKey, null, 'CREATE'), alice.privateKey);
+    const byUser = signTransaction(
+      createTransaction(alice.publicKey, alice.publicKey, null, 'CREATE'),
+      alice.privateKey,
+    );
     await rejectsWith(byUser, ledger, OperationError, 'Only federation nodes can use the operation `CREATE`');
   });
 
@@ -176,7 +184,12 @@ describe('R6 checks, in order, each with its own error', () => {
       node.privateKey,
     );
     const ledger = new MemoryLedger([node.publicKey]);
-    await rejectsWith(genesis, ledger, OperationError, 'GENESIS transactions are only allowed in the genesis block');
+    await rejectsWith(
+      genesis,
+      ledger,
+      OperationError,
+      'GENESIS transactions are only allowed in the genesis block',
+    );
     ledger.allowGenesis = true;
     assert.deepEqual(await validateTransaction(genesis, ledger), genesis);
   });
@@ -255,7 +268,12 @@ describe('R6 checks, in order, each with its own error', () => {
   test('the id must be the hash of the body', async () => {
     const { ledger, transfer } = world();
     const wrongId = mutated(transfer, (t) => (t.id = 'f'.repeat(64)));
-    await rejectsWith(wrongId, ledger, InvalidHash, `transaction id ${'f'.repeat(64)} does not match its hash ${transfer.id}`);
+    await rejectsWith(
+      wrongId,
+      ledger,
+      InvalidHash,
+      `transaction id ${'f'.repeat(64)} does not match its hash ${transfer.id}`,
+    );
   });
 
   test('fulfillments: parse, supported type, matching condition, valid signature', async () => {
@@ -280,7 +298,12 @@ describe('R6 checks, in order, each with its own error', () => {
       /^fulfillment 0 (cannot be parsed|uses condition type 1)/,
     );
     const byBob = signTransaction(
-      createTransaction(alice.publicKey, bob.publicKey, transfer.transaction.fulfillments[0]!.input, 'TRANSFER'),
+      createTransaction(
+        alice.publicKey,
+        bob.publicKey,
+        transfer.transaction.fulfillments[0]!.input,
+        'TRANSFER',
+      ),
       [bob.privateKey, alice.privateKey],
       ledger.inputCondition,
     );
@@ -307,7 +330,12 @@ describe('R6 checks, in order, each with its own error', () => {
     for (const status of ['valid', 'undecided'] as const) {
       const { ledger, transfer } = world();
       ledger.add(status, transfer);
-      await rejectsWith(transfer, ledger, ReplayError, `transaction ${transfer.id} is already in a valid or undecided block`);
+      await rejectsWith(
+        transfer,
+        ledger,
+        ReplayError,
+        `transaction ${transfer.id} is already in a valid or undecided block`,
+      );
     }
     const { created } = world();
     const ledger = new MemoryLedger([node.publicKey]);
@@ -323,7 +351,10 @@ describe('malleability: every hashed or signed field matters', () => {
     ['data.uuid', (t) => (t.transaction.data.uuid = '00000000-0000-4000-8000-000000000000')],
     ['data.payload', (t) => (t.transaction.data.payload = { note: 'to eve' })],
     ['data.payload = null', (t) => (t.transaction.data.payload = null)],
-    ['fulfillments[0].owners_before', (t) => (t.transaction.fulfillments[0]!.owners_before = [bob.publicKey])],
+    [
+      'fulfillments[0].owners_before',
+      (t) => (t.transaction.fulfillments[0]!.owners_before = [bob.publicKey]),
+    ],
     ['fulfillments[0].input.cid', (t) => (t.transaction.fulfillments[0]!.input!.cid = 1)],
     ['fulfillments[0].input.txid', (t) => (t.transaction.fulfillments[0]!.input!.txid = 'a'.repeat(64))],
     ['conditions[0].owners_after', (t) => (t.transaction.conditions[0]!.owners_after = [alice.publicKey])],
@@ -339,7 +370,8 @@ describe('malleability: every hashed or signed field matters', () => {
       (t) => {
         const uri = t.transaction.fulfillments[0]!.fulfillment!;
         const i = uri.length - 5;
-        t.transaction.fulfillments[0]!.fulfillment = uri.slice(0, i) + (uri[i] === 'A' ? 'B' : 'A') + uri.slice(i + 1);
+        t.transaction.fulfillments[0]!.fulfillment =
+          uri.slice(0, i) + (uri[i] === 'A' ? 'B' : 'A') + uri.slice(i + 1);
       },
     ],
   ];
@@ -356,7 +388,10 @@ describe('malleability: every hashed or signed field matters', () => {
 
   test('isValidTransaction reports the error instead of throwing', async () => {
     const { ledger, transfer } = world();
-    const result = await isValidTransaction(mutated(transfer, (t) => (t.id = 'f'.repeat(64))), ledger);
+    const result = await isValidTransaction(
+      mutated(transfer, (t) => (t.id = 'f'.repeat(64))),
+      ledger,
+    );
     assert.equal(result.valid, false);
     assert.ok(!result.valid && result.error instanceof InvalidHash);
   });

@@ -103,7 +103,9 @@ export class Reader {
 
   bytes(length: number, what: string): Uint8Array {
     if (length > this.remaining) {
-      throw new ParseError(`truncated ${what}: needs ${length} bytes, ${this.remaining} left`, { field: what });
+      throw new ParseError(`truncated ${what}: needs ${length} bytes, ${this.remaining} left`, {
+        field: what,
+      });
     }
     const out = this.input.subarray(this.offset, this.offset + length);
     this.offset += length;
@@ -121,7 +123,9 @@ export class Reader {
     if (first <= 127) return first;
     const width = first & 0x7f;
     if (width > MAX_INT_BYTES) {
-      throw new ParseError(`${what}: length prefix of ${width} bytes (max ${MAX_INT_BYTES})`, { field: what });
+      throw new ParseError(`${what}: length prefix of ${width} bytes (max ${MAX_INT_BYTES})`, {
+        field: what,
+      });
     }
     return this.uint(width, what);
   }
@@ -133,7 +137,9 @@ export class Reader {
   varUint(what: string): number {
     const bytes = this.varBytes(what);
     if (bytes.length > MAX_INT_BYTES) {
-      throw new ParseError(`${what}: VARUINT of ${bytes.length} bytes (max ${MAX_INT_BYTES})`, { field: what });
+      throw new ParseError(`${what}: VARUINT of ${bytes.length} bytes (max ${MAX_INT_BYTES})`, {
+        field: what,
+      });
     }
     let value = 0;
     for (const byte of bytes) value = value * 256 + byte;

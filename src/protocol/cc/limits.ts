@@ -14,7 +14,7 @@ export const MAX_DEPTH = 16;
 export const MAX_SUBCONDITIONS = 1024;
 
 /** Largest threshold; weights may be larger (any weight ≥ the threshold simply meets it alone). */
-export const MAX_THRESHOLD = 4096;
+export const MAX_THRESHOLD = 1024;
 
 /** Largest integer a VARUINT may carry: readers accept at most 6 value bytes (both libraries). */
 export const MAX_VARUINT = 2 ** 48 - 1;
