@@ -1,5 +1,5 @@
 import {
-  createHash,
+  hash,
   createPrivateKey,
   createPublicKey,
   randomBytes,
@@ -38,7 +38,8 @@ function bytesOf(message: Message): Uint8Array {
 
 /** FIPS 202 SHA3-256, lower-case hex (PROTOCOL R3). */
 export function sha3Hex(data: Message): string {
-  return createHash('sha3-256').update(bytesOf(data)).digest('hex');
+  // One-shot hashing (node ≥ 20.12) hashes text as UTF-8 without a JavaScript-side copy.
+  return hash('sha3-256', data, 'hex');
 }
 
 /** The seed's `hash_data`: SHA3-256 of the UTF-8 text, hex. */
@@ -48,7 +49,7 @@ export function hashData(text: string): string {
 
 /** Plain SHA-256, used inside crypto-conditions. */
 export function sha256(data: Message): Uint8Array {
-  return new Uint8Array(createHash('sha256').update(bytesOf(data)).digest());
+  return new Uint8Array(hash('sha256', data, 'buffer'));
 }
 
 export function randomSeed(): Uint8Array {

@@ -32,6 +32,19 @@ class Refusal {
   constructor(readonly reason: string) {}
 }
 
+// Transactions repeat a few dozen keys millions of times: quote each once.
+const QUOTED_KEYS = new Map<string, string>();
+const QUOTED_KEYS_LIMIT = 4096;
+
+function quoteKey(key: string): string {
+  let quoted = QUOTED_KEYS.get(key);
+  if (quoted === undefined) {
+    quoted = write(key, 0);
+    if (QUOTED_KEYS.size < QUOTED_KEYS_LIMIT) QUOTED_KEYS.set(key, quoted);
+  }
+  return quoted;
+}
+
 function write(value: unknown, depth: number): string {
   switch (typeof value) {
     case 'string':
@@ -73,7 +86,7 @@ function write(value: unknown, depth: number): string {
         if (item === undefined) continue;
         if (out.length > 1) out += ',';
         try {
-          out += write(key, depth + 1) + ':' + write(item, depth + 1);
+          out += quoteKey(key) + ':' + write(item, depth + 1);
         } catch (error) {
           if (error instanceof Refusal) error.segments.push(`.${key}`);
           throw error;
