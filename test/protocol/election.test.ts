@@ -12,21 +12,10 @@ import {
   type ElectionStatus,
 } from '../../src/protocol/election.ts';
 import { serialize } from '../../src/protocol/json.ts';
-import type { Transaction } from '../../src/protocol/transaction.ts';
 import { createVote, MultipleVotesError, verifyVoteSignature, type Vote } from '../../src/protocol/vote.ts';
+import { PLACEHOLDER_TX } from '../support/fixtures.ts';
 
-/** Block creation does not validate transactions, so any transaction-shaped value will do. */
-const TX: Transaction = {
-  id: 'a'.repeat(64),
-  transaction: {
-    version: 1,
-    fulfillments: [],
-    conditions: [],
-    operation: 'CREATE',
-    timestamp: '1472731200',
-    data: { uuid: '1ed2c8ad-7b3c-4a0e-9d51-2f0b8a6c4e11', payload: null },
-  },
-};
+const TX = PLACEHOLDER_TX;
 const PREVIOUS_P = 'p'.repeat(64);
 const PREVIOUS_Q = 'q'.repeat(64);
 const MAX_VOTERS = 9;

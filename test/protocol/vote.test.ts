@@ -5,7 +5,6 @@ import { createBlock, type Block } from '../../src/protocol/block.ts';
 import { generateKeyPair, signToBase58, timestamp } from '../../src/protocol/crypto.ts';
 import { BigchainDBError } from '../../src/protocol/errors.ts';
 import { jsonClone, serialize } from '../../src/protocol/json.ts';
-import type { Transaction } from '../../src/protocol/transaction.ts';
 import {
   createVote,
   CyclicBlockchainError,
@@ -14,6 +13,7 @@ import {
   verifyVoteSignature,
   type Vote,
 } from '../../src/protocol/vote.ts';
+import { PLACEHOLDER_TX } from '../support/fixtures.ts';
 
 // conftest CONFIG keypair (behaviour §12.1)
 const NODE = {
@@ -23,18 +23,7 @@ const NODE = {
 const OTHER_VOTER = generateKeyPair();
 const OUTSIDER = generateKeyPair();
 
-/** Block creation does not validate transactions, so any transaction-shaped value will do. */
-const TX: Transaction = {
-  id: 'a'.repeat(64),
-  transaction: {
-    version: 1,
-    fulfillments: [],
-    conditions: [],
-    operation: 'CREATE',
-    timestamp: '1472731200',
-    data: { uuid: '1ed2c8ad-7b3c-4a0e-9d51-2f0b8a6c4e11', payload: null },
-  },
-};
+const TX = PLACEHOLDER_TX;
 const BLOCK: Block = createBlock([TX], NODE, [OTHER_VOTER.publicKey, NODE.publicKey], '1472731230');
 const PREVIOUS = 'b'.repeat(64);
 

@@ -92,39 +92,14 @@ test('m-of-n: every subset of signers, valid iff it has at least m members', () 
     }
   }
   // mfl of the seed numbers: 1-of-3 186, 2-of-3 246, 3-of-3 306 (> 255: a two-byte VARUINT in the binary)
-  assert.match(
-    thresholdOf(
-      1,
-      [
-        [A, 1],
-        [B, 1],
-        [C, 1],
-      ],
-      [],
-    ).conditionUri,
-    /:186$/,
-  );
-  assert.match(
-    thresholdOf(
-      2,
-      [
-        [A, 1],
-        [B, 1],
-        [C, 1],
-      ],
-      [],
-    ).conditionUri,
-    /:246$/,
-  );
-  const threeOfThree = thresholdOf(
-    3,
-    [
-      [A, 1],
-      [B, 1],
-      [C, 1],
-    ],
-    [],
-  ).condition;
+  const oneOfEach: [string, number][] = [
+    [A, 1],
+    [B, 1],
+    [C, 1],
+  ];
+  assert.match(thresholdOf(1, oneOfEach, []).conditionUri, /:186$/);
+  assert.match(thresholdOf(2, oneOfEach, []).conditionUri, /:246$/);
+  const threeOfThree = thresholdOf(3, oneOfEach, []).condition;
   assert.equal(threeOfThree.maxFulfillmentLength, 306);
   assert.deepEqual([...threeOfThree.serializeBinary().subarray(-3)], [0x02, 0x01, 0x32]);
 });
