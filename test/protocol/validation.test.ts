@@ -4,6 +4,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { PrefixSha256Fulfillment, Ed25519Fulfillment } from '../../src/protocol/cc/index.ts';
 import { generateKeyPair } from '../../src/protocol/crypto.ts';
 import { jsonClone } from '../../src/protocol/json.ts';
@@ -394,5 +395,70 @@ describe('malleability: every hashed or signed field matters', () => {
     );
     assert.equal(result.valid, false);
     assert.ok(!result.valid && result.error instanceof InvalidHash);
+  });
+});
+
+describe('hostile input never escapes as anything but a ValidationError', () => {
+  test('deep nesting and non-finite numbers in the payload are schema errors', async () => {
+    const { ledger, transfer } = world();
+    let deep: Record<string, unknown> = {};
+    const root = deep;
+    for (let i = 0; i < 10_000; i++) {
+      const next = {};
+      deep.a = next;
+      deep = next;
+    }
+    await rejectsWith(
+      {
+        ...transfer,
+        transaction: { ...transfer.transaction, data: { ...transfer.transaction.data, payload: root } },
+      },
+      ledger,
+      SchemaError,
+      /nested deeper than 256 levels/,
+    );
+    await rejectsWith(
+      {
+        ...transfer,
+        transaction: {
+          ...transfer.transaction,
+          data: { ...transfer.transaction.data, payload: { x: Infinity } },
+        },
+      },
+      ledger,
+      SchemaError,
+      /Infinity is not a finite number/,
+    );
+  });
+
+  test('random values and random edits of a valid transaction', async () => {
+    const { ledger, transfer } = world();
+    const paths = (value: unknown, prefix: (string | number)[] = []): (string | number)[][] =>
+      value !== null && typeof value === 'object'
+        ? Object.entries(value).flatMap(([k, v]) => [
+            [...prefix, Array.isArray(value) ? Number(k) : k],
+            ...paths(v, [...prefix, Array.isArray(value) ? Number(k) : k]),
+          ])
+        : [];
+    const allPaths = paths(transfer);
+    await fc.assert(
+      fc.asyncProperty(fc.nat(allPaths.length - 1), fc.jsonValue(), async (which, replacement) => {
+        const copy = jsonClone(transfer) as unknown as Record<string | number, unknown>;
+        const path = allPaths[which]!;
+        let target = copy;
+        for (const key of path.slice(0, -1)) target = target[key] as Record<string | number, unknown>;
+        target[path.at(-1)!] = replacement;
+        const result = await isValidTransaction(copy, ledger);
+        assert.equal(typeof result.valid, 'boolean');
+      }),
+      { numRuns: 300 },
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.jsonValue(), async (value) => {
+        const result = await isValidTransaction(value, ledger);
+        assert.equal(result.valid, false);
+      }),
+      { numRuns: 200 },
+    );
   });
 });
