@@ -191,9 +191,11 @@ export function serializeFulfillmentMessage(tx: Transaction, fulfillment: Fulfil
 /** The condition an input must satisfy: the spent output's, or for CREATE/GENESIS Ed25519 of owners_before[0]. */
 export type InputConditionLookup = (fulfillment: FulfillmentEntry) => ConditionBody | undefined;
 
+/** The input condition of an input-less (CREATE/GENESIS) fulfillment; undefined for a real input. */
 export function createInputCondition(fulfillment: FulfillmentEntry): ConditionBody | undefined {
   const owner = fulfillment.owners_before[0];
-  return owner === undefined ? undefined : conditionBody(new Ed25519Fulfillment(owner));
+  if (fulfillment.input !== null || owner === undefined) return undefined;
+  return conditionBody(new Ed25519Fulfillment(owner));
 }
 
 /** A lookup over transactions the caller already holds (e.g. fetched from a node). */

@@ -167,6 +167,10 @@ describe('signTransaction', () => {
       /fulfillment 0: the condition of its input is unknown/,
     );
     assert.throws(
+      () => signTransaction(transfer, USER_PRIVATE),
+      /fulfillment 0: the condition of its input is unknown/,
+    );
+    assert.throws(
       () =>
         signTransaction(transfer, USER_PRIVATE, () => ({
           uri: 'cc:0:3:47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU:0',
