@@ -1,0 +1,319 @@
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { appendFile, chown, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import pg from 'pg';
+
+/** A throwaway PostgreSQL server in its own temp dir, started and owned by the test process. */
+export interface PostgresServer {
+  host: string;
+  port: number;
+  user: string;
+  database: string;
+  dataDir: string;
+  connectionString: string;
+  /** Fast shutdown, then remove the temp dir. */
+  stop(): Promise<void>;
+  /** Fast shutdown and start again on the same data dir and port. */
+  restart(): Promise<void>;
+  /** Immediate shutdown, as in a crash: no checkpoint, so the next start() runs crash recovery. */
+  kill(): Promise<void>;
+  start(): Promise<void>;
+}
+
+export interface StartOptions {
+  synchronousCommit?: boolean;
+  /** Extra postgresql.conf settings; they win over the harness defaults. */
+  settings?: Record<string, string>;
+}
+
+const HOST = '127.0.0.1';
+const SUPERUSER = 'postgres';
+const TEST_DATABASE = 'bigchain_test';
+const READY_TIMEOUT_MS = 30_000;
+const DEBIAN_INSTALL_ROOT = '/usr/lib/postgresql';
+const NOT_INSTALLED =
+  `PostgreSQL server binaries not found (looked in ${DEBIAN_INSTALL_ROOT}/*/bin and \`pg_config --bindir\`). ` +
+  'Install the `postgresql` package, e.g. `apt-get install -y postgresql`.';
+
+const execFileAsync = promisify(execFile);
+
+/** Directory holding initdb/postgres/pg_ctl: the newest Debian-style install, else what pg_config reports. */
+export function findPostgresBin(): string | undefined {
+  return newestDebianBin() ?? pgConfigBin();
+}
+
+function newestDebianBin(): string | undefined {
+  if (!existsSync(DEBIAN_INSTALL_ROOT)) return undefined;
+  const versions = readdirSync(DEBIAN_INSTALL_ROOT)
+    .filter((version) => hasServerBinaries(join(DEBIAN_INSTALL_ROOT, version, 'bin')))
+    .sort((a, b) => Number.parseFloat(b) - Number.parseFloat(a));
+  return versions[0] === undefined ? undefined : join(DEBIAN_INSTALL_ROOT, versions[0], 'bin');
+}
+
+function pgConfigBin(): string | undefined {
+  try {
+    const bin = execFileSync('pg_config', ['--bindir'], { encoding: 'utf8', stdio: 'pipe' }).trim();
+    return hasServerBinaries(bin) ? bin : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** pg_config also ships with the client-only packages, so check for the server itself. */
+function hasServerBinaries(bin: string): boolean {
+  return ['initdb', 'pg_ctl', 'postgres'].every((name) => existsSync(join(bin, name)));
+}
+
+function requirePostgresBin(): string {
+  const bin = findPostgresBin();
+  if (bin === undefined) throw new Error(NOT_INSTALLED);
+  return bin;
+}
+
+/** PostgreSQL refuses to run as root, so as root every server-side binary runs as the postgres OS user. */
+function asPostgresUser(command: string, args: string[]): [string, string[]] {
+  return process.getuid?.() === 0 ? ['runuser', ['-u', SUPERUSER, '--', command, ...args]] : [command, args];
+}
+
+async function runTool(bin: string, tool: string, args: string[], cwd: string): Promise<void> {
+  const [command, argv] = asPostgresUser(join(bin, tool), args);
+  await execFileAsync(command, argv, { cwd, timeout: 2 * READY_TIMEOUT_MS });
+}
+
+function runToolSync(bin: string, tool: string, args: string[]): void {
+  const [command, argv] = asPostgresUser(join(bin, tool), args);
+  execFileSync(command, argv, { stdio: 'ignore', timeout: READY_TIMEOUT_MS });
+}
+
+/** A temp dir the postgres OS user owns, so it can create the data dir, log and socket in it. */
+async function makeTempDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'bigchain-pg-'));
+  if (process.getuid?.() === 0) await chown(dir, postgresUid(), postgresGid());
+  return dir;
+}
+
+function postgresUid(): number {
+  return Number(execFileSync('id', ['-u', SUPERUSER], { encoding: 'utf8' }));
+}
+
+function postgresGid(): number {
+  return Number(execFileSync('id', ['-g', SUPERUSER], { encoding: 'utf8' }));
+}
+
+/** Ask the kernel for a free port; the tiny race until postgres binds it is acceptable in tests. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, HOST, resolve);
+  });
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (address === null || typeof address === 'string') throw new Error('could not find a free TCP port');
+  return address.port;
+}
+
+/** Later lines in postgresql.conf override earlier ones, so appending is enough. */
+async function appendSettings(dataDir: string, settings: Record<string, string>): Promise<void> {
+  const lines = Object.entries(settings).map(([name, value]) => `${name} = '${value.replaceAll("'", "''")}'`);
+  await appendFile(join(dataDir, 'postgresql.conf'), `\n# test harness\n${lines.join('\n')}\n`);
+}
+
+/** Settings that make this server its own: the port, and a socket dir that goes away with it. */
+function instanceSettings(tempDir: string, port: number): Record<string, string> {
+  return { listen_addresses: HOST, port: String(port), unix_socket_directories: tempDir };
+}
+
+/** Durability is pointless for throwaway data; replication settings let any server act as a primary. */
+function harnessSettings(options: StartOptions): Record<string, string> {
+  return {
+    fsync: 'off',
+    full_page_writes: 'off',
+    synchronous_commit: options.synchronousCommit === false ? 'off' : 'on',
+    wal_level: 'replica',
+    max_wal_senders: '5',
+    hot_standby: 'on',
+    ...options.settings,
+  };
+}
+
+async function logTail(logFile: string, lines = 40): Promise<string> {
+  try {
+    return (await readFile(logFile, 'utf8')).trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log written)';
+  }
+}
+
+async function sleep(ms: number): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Poll until check() returns true; errors count as "not yet" so a server still starting up is fine. */
+async function waitFor(what: string, check: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      if (await check()) return;
+    } catch (error) {
+      lastError = error;
+    }
+    await sleep(50);
+  }
+  const cause = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
+  throw new Error(`timed out after ${READY_TIMEOUT_MS / 1000} s waiting for ${what}${cause}`);
+}
+
+async function query(connectionString: string, sql: string, values: unknown[] = []): Promise<pg.QueryResult> {
+  const client = new pg.Client({ connectionString });
+  await client.connect();
+  try {
+    return await client.query(sql, values);
+  } finally {
+    await client.end();
+  }
+}
+
+function connectionString(port: number, database: string): string {
+  return `postgresql://${SUPERUSER}@${HOST}:${port}/${database}`;
+}
+
+/** Temp dirs not yet removed, so the exit handler can stop their servers and clean up after failed tests. */
+const liveServers = new Set<TempServer>();
+
+process.on('exit', () => {
+  for (const server of liveServers) server.stopAndRemoveSync();
+});
+
+class TempServer implements PostgresServer {
+  readonly host = HOST;
+  readonly user = SUPERUSER;
+  readonly database = TEST_DATABASE;
+  readonly dataDir: string;
+  readonly connectionString: string;
+  private readonly logFile: string;
+
+  constructor(
+    private readonly bin: string,
+    private readonly tempDir: string,
+    readonly port: number,
+  ) {
+    this.dataDir = join(tempDir, 'data');
+    // Outside the data dir, so pg_basebackup does not copy the primary's log into a standby.
+    this.logFile = join(tempDir, 'postgres.log');
+    this.connectionString = connectionString(port, TEST_DATABASE);
+    liveServers.add(this);
+  }
+
+  async start(): Promise<void> {
+    try {
+      await this.pgCtl(['-w', '-t', String(READY_TIMEOUT_MS / 1000), '-l', this.logFile, 'start']);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      throw new Error(
+        `PostgreSQL failed to start on port ${this.port}: ${message}\n--- ${this.logFile} ---\n${await logTail(this.logFile)}`,
+      );
+    }
+    await waitFor(`PostgreSQL on port ${this.port} to accept connections`, async () => {
+      await query(connectionString(this.port, 'postgres'), 'select 1');
+      return true;
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.isRunning()) await this.shutdown('fast');
+    await rm(this.tempDir, { recursive: true, force: true });
+    liveServers.delete(this);
+  }
+
+  async restart(): Promise<void> {
+    await this.shutdown('fast');
+    await this.start();
+  }
+
+  async kill(): Promise<void> {
+    await this.shutdown('immediate');
+  }
+
+  /** For the exit handler, which cannot await; best effort, since the process is going away anyway. */
+  stopAndRemoveSync(): void {
+    try {
+      if (this.isRunning()) runToolSync(this.bin, 'pg_ctl', ['-D', this.dataDir, '-m', 'immediate', 'stop']);
+    } catch {
+      // Nothing more to do; still remove the temp dir below.
+    }
+    rmSync(this.tempDir, { recursive: true, force: true });
+  }
+
+  /** The postmaster removes its pid file on every shutdown, crash-like immediate ones included. */
+  private isRunning(): boolean {
+    return existsSync(join(this.dataDir, 'postmaster.pid'));
+  }
+
+  private async shutdown(mode: 'fast' | 'immediate'): Promise<void> {
+    await this.pgCtl(['-w', '-m', mode, 'stop']);
+  }
+
+  private async pgCtl(args: string[]): Promise<void> {
+    await runTool(this.bin, 'pg_ctl', ['-D', this.dataDir, ...args], this.tempDir);
+  }
+}
+
+async function initCluster(bin: string, dataDir: string, cwd: string): Promise<void> {
+  const args = ['-D', dataDir, '-A', 'trust', '-U', SUPERUSER, '--no-sync', '-E', 'UTF8', '--locale=C'];
+  await runTool(bin, 'initdb', args, cwd);
+}
+
+/** Copy primary's data dir, streaming the WAL written meanwhile; -R makes the copy a standby of primary. */
+async function baseBackup(
+  bin: string,
+  primary: PostgresServer,
+  applicationName: string,
+  dataDir: string,
+  cwd: string,
+): Promise<void> {
+  // -R writes this conninfo, application_name included, into the standby's primary_conninfo.
+  const conninfo = `host=${primary.host} port=${primary.port} user=${primary.user} application_name=${applicationName}`;
+  // -c fast: with the default spread checkpoint the backup took ~90 s even on an empty cluster.
+  const args = ['-d', conninfo, '-D', dataDir, '-R', '-X', 'stream', '-c', 'fast', '--no-sync'];
+  await runTool(bin, 'pg_basebackup', args, cwd);
+}
+
+/** initdb a fresh cluster in a new temp dir, start it on a free port and create the test database. */
+export async function startPostgres(options: StartOptions = {}): Promise<PostgresServer> {
+  const bin = requirePostgresBin();
+  const tempDir = await makeTempDir();
+  const server = new TempServer(bin, tempDir, await freePort());
+  await initCluster(bin, server.dataDir, tempDir);
+  await appendSettings(server.dataDir, {
+    ...instanceSettings(tempDir, server.port),
+    ...harnessSettings(options),
+  });
+  await server.start();
+  await query(connectionString(server.port, 'postgres'), `create database ${TEST_DATABASE}`);
+  return server;
+}
+
+let standbyCount = 0;
+
+/** A streaming replica of primary, on its own port, named standbyN in the primary's pg_stat_replication. */
+export async function startStandby(primary: PostgresServer): Promise<PostgresServer> {
+  const bin = requirePostgresBin();
+  const tempDir = await makeTempDir();
+  const standby = new TempServer(bin, tempDir, await freePort());
+  const applicationName = `standby${++standbyCount}`;
+  await baseBackup(bin, primary, applicationName, standby.dataDir, tempDir);
+  // The copied postgresql.conf still names the primary's port and socket dir.
+  await appendSettings(standby.dataDir, instanceSettings(tempDir, standby.port));
+  await standby.start();
+  await waitFor(`${applicationName} to stream from the primary on port ${primary.port}`, async () => {
+    const sql = "select 1 from pg_stat_replication where application_name = $1 and state = 'streaming'";
+    return (await query(primary.connectionString, sql, [applicationName])).rowCount === 1;
+  });
+  return standby;
+}
