@@ -298,7 +298,7 @@ describe('R6 checks, in order, each with its own error', () => {
       InvalidSignature,
       /^fulfillment 0 (cannot be parsed|uses condition type 1)/,
     );
-    const byBob = signTransaction(
+    const withAnExtraKey = signTransaction(
       createTransaction(
         alice.publicKey,
         bob.publicKey,
@@ -308,7 +308,7 @@ describe('R6 checks, in order, each with its own error', () => {
       [bob.privateKey, alice.privateKey],
       ledger.inputCondition,
     );
-    assert.equal((await isValidTransaction(byBob, ledger)).valid, true);
+    assert.equal((await isValidTransaction(withAnExtraKey, ledger)).valid, true);
     const bobSigned = new Ed25519Fulfillment(bob.publicKey);
     bobSigned.sign('anything', bob.privateKey);
     await rejectsWith(
