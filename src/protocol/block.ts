@@ -1,7 +1,7 @@
 import { hashData, signToBase58, timestamp, verifyBase58, type KeyPair } from './crypto.ts';
 import { SerializationError } from './errors.ts';
 import { serialize } from './json.ts';
-import type { Transaction } from './transaction.ts';
+import { createAndSignTx, type Transaction } from './transaction.ts';
 import { InvalidHash, InvalidSignature, OperationError, SchemaError } from './validation-errors.ts';
 
 export interface BlockBody {
@@ -69,6 +69,17 @@ export function blockSignatureIsValid(block: Block): boolean {
   } catch {
     return false;
   }
+}
+
+/** The payload 0.6 put into its genesis transaction. */
+export const GENESIS_PAYLOAD = { message: 'Hello World from the BigchainDB' };
+
+/** 0.6 `prepare_genesis_block`: one GENESIS transaction from this node to itself, in a block it signs. */
+export function prepareGenesisBlock(nodeKey: KeyPair, voters: readonly string[]): Block {
+  const tx = createAndSignTx(nodeKey.privateKey, nodeKey.publicKey, nodeKey.publicKey, null, 'GENESIS', {
+    payload: GENESIS_PAYLOAD,
+  });
+  return createBlock([tx], nodeKey, voters);
 }
 
 export function isGenesisBlock(block: Block): boolean {

@@ -1,0 +1,708 @@
+import type { Block } from '../protocol/block.ts';
+import { serialize } from '../protocol/json.ts';
+import type { Transaction, TransactionInput } from '../protocol/transaction.ts';
+import type { Vote } from '../protocol/vote.ts';
+import {
+  Changefeed,
+  FEED_START,
+  type ChangefeedOptions,
+  type FeedFetchRow,
+  type FeedPosition,
+} from './changefeed.ts';
+import type { SqlDriver, SqlSession } from './driver.ts';
+import {
+  BlockConflictError,
+  DatabaseAlreadyExists,
+  DatabaseDoesNotExist,
+  type BlockConflict,
+} from './errors.ts';
+import { blockRows } from './rows.ts';
+import { DROP_STATEMENTS, SCHEMA_VERSION, schemaStatements, type FeedTable } from './schema.ts';
+
+export type BlockStatus = 'undecided' | 'valid' | 'invalid';
+
+export interface StoredBlock {
+  block: Block;
+  /** the canonical JSON text exactly as stored, hashed and signed */
+  text: string;
+  status: BlockStatus;
+  /** insertion order, as a decimal string */
+  seq: string;
+}
+
+/** One copy of a transaction in one block (a transaction requeued from an invalid block has several). */
+export interface StoredTransaction {
+  transaction: Transaction;
+  blockId: string;
+  status: BlockStatus;
+  /** false once its block was decided invalid */
+  live: boolean;
+}
+
+export interface BacklogEntry {
+  transaction: Transaction;
+  assignee: string;
+  assignedAt: Date;
+}
+
+export interface SpendRecord {
+  input: TransactionInput;
+  spender: string;
+  blockId: string;
+}
+
+export interface OwnedOutput {
+  txid: string;
+  cid: number;
+  blockId: string;
+  status: BlockStatus;
+}
+
+export interface StoredVote {
+  vote: Vote;
+  text: string;
+}
+
+export interface RejectedTransaction {
+  transaction: Transaction;
+  reason: string;
+  rejectedAt: Date;
+}
+
+export interface WriteResult {
+  /** ids written */
+  inserted: string[];
+  /** ids refused because a row with that key was already there */
+  duplicates: string[];
+}
+
+export interface TableCounts {
+  blocks: number;
+  transactions: number;
+  votes: number;
+  backlog: number;
+}
+
+const UNDEFINED_TABLE = '42P01';
+const DUPLICATE_TABLE = '42P07';
+
+function errorCode(error: unknown): string | undefined {
+  return typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string'
+    ? error.code
+    : undefined;
+}
+
+function partition<T>(all: readonly T[], kept: ReadonlySet<T>): WriteResult {
+  const inserted: string[] = [];
+  const duplicates: string[] = [];
+  for (const id of all) (kept.has(id) ? inserted : duplicates).push(String(id));
+  return { inserted, duplicates };
+}
+
+interface FeedColumns {
+  xid: string;
+  seq: string;
+  settled: boolean;
+}
+
+function feedRow<T>(row: FeedColumns, value: T): FeedFetchRow<T> {
+  return { position: { xid: row.xid, seq: row.seq }, settled: row.settled, value };
+}
+
+/** The select list that turns a row into a feed position; `xid < xmin` means its writer is settled. */
+const FEED_SELECT =
+  'xid::text AS xid, seq::text AS seq, xid < pg_snapshot_xmin(pg_current_snapshot()) AS settled';
+
+/**
+ * The node's storage: the seed's `bigchain`, `backlog` and `votes` tables and their indexes, as PostgreSQL
+ * queries that run unchanged on either driver. Every method is one round trip, or one transaction, per call
+ * whatever the number of rows, so callers pass batches.
+ */
+export class Storage {
+  constructor(
+    readonly driver: SqlDriver,
+    /** the database's name, for messages */
+    readonly name: string,
+  ) {}
+
+  get backend(): SqlDriver['backend'] {
+    return this.driver.backend;
+  }
+
+  async close(): Promise<void> {
+    await this.driver.close();
+  }
+
+  // --- schema -------------------------------------------------------------------------------------------
+
+  async isInitialized(): Promise<boolean> {
+    const [row] = await this.driver.query<{ exists: boolean }>(
+      "SELECT to_regclass('bigchaindb_meta') IS NOT NULL AS exists",
+    );
+    return row?.exists === true;
+  }
+
+  /** Creates the schema and writes the genesis block, atomically; a second init fails. */
+  async init(genesis: Block): Promise<void> {
+    if (await this.isInitialized()) throw this.alreadyExists();
+    try {
+      await this.driver.transaction(async (session) => {
+        for (const statement of schemaStatements()) await session.query(statement);
+        await session.query(
+          "INSERT INTO bigchaindb_meta (key, value) VALUES ('schema_version', $1), ('genesis_block', $2), ('shards', '1')",
+          [SCHEMA_VERSION, genesis.id],
+        );
+        await this.insertBlock(session, genesis);
+      });
+    } catch (error) {
+      // Another node initialised the same database between our check and our CREATE TABLE.
+      if (errorCode(error) === DUPLICATE_TABLE && (await this.isInitialized())) throw this.alreadyExists();
+      throw error;
+    }
+  }
+
+  /** Removes every table, index and function init created. */
+  async drop(): Promise<void> {
+    if (!(await this.isInitialized())) throw this.doesNotExist();
+    await this.driver.transaction(async (session) => {
+      for (const statement of DROP_STATEMENTS) await session.query(statement);
+    });
+  }
+
+  async meta(key: string): Promise<string | undefined> {
+    const [row] = await this.run<{ value: string }>('SELECT value FROM bigchaindb_meta WHERE key = $1', [
+      key,
+    ]);
+    return row?.value;
+  }
+
+  async genesisBlockId(): Promise<string> {
+    const id = await this.meta('genesis_block');
+    if (id === undefined) throw this.doesNotExist();
+    return id;
+  }
+
+  async counts(): Promise<TableCounts> {
+    const [row] = await this.run<TableCounts>(
+      `SELECT (SELECT count(*) FROM blocks)::int AS blocks, (SELECT count(*) FROM transactions)::int AS transactions,
+              (SELECT count(*) FROM votes)::int AS votes, (SELECT count(*) FROM backlog)::int AS backlog`,
+    );
+    return row ?? { blocks: 0, transactions: 0, votes: 0, backlog: 0 };
+  }
+
+  // --- backlog ------------------------------------------------------------------------------------------
+
+  /** Inserts transactions for their assignees; an id already in the backlog is reported, not overwritten. */
+  async writeBacklog(
+    entries: readonly { transaction: Transaction; assignee: string }[],
+  ): Promise<WriteResult> {
+    if (entries.length === 0) return { inserted: [], duplicates: [] };
+    const ids = entries.map((entry) => entry.transaction.id);
+    const rows = await this.run<{ tx_id: string }>(
+      `INSERT INTO backlog (tx_id, assignee, tx_timestamp, doc)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
+       ON CONFLICT DO NOTHING RETURNING tx_id`,
+      [
+        ids,
+        entries.map((entry) => entry.assignee),
+        entries.map((entry) => entry.transaction.transaction.timestamp),
+        entries.map((entry) => serialize(entry.transaction)),
+      ],
+    );
+    return partition(ids, new Set(rows.map((row) => row.tx_id)));
+  }
+
+  async getBacklog(ids: readonly string[]): Promise<Map<string, BacklogEntry>> {
+    const rows = await this.run<{ tx_id: string; assignee: string; assigned_at: Date; doc: string }>(
+      'SELECT tx_id, assignee, assigned_at, doc FROM backlog WHERE tx_id = ANY($1::text[])',
+      [ids],
+    );
+    return new Map(rows.map((row) => [row.tx_id, backlogEntry(row)]));
+  }
+
+  /** The transactions assigned to a node, oldest transaction timestamp first (the seed's prefeed order). */
+  async backlogFor(assignee: string, limit = 1000): Promise<BacklogEntry[]> {
+    const rows = await this.run<{ assignee: string; assigned_at: Date; doc: string }>(
+      `SELECT assignee, assigned_at, doc FROM backlog WHERE assignee = $1
+       ORDER BY tx_timestamp, tx_id LIMIT $2`,
+      [assignee, limit],
+    );
+    return rows.map(backlogEntry);
+  }
+
+  async deleteBacklog(ids: readonly string[]): Promise<number> {
+    const rows = await this.run('DELETE FROM backlog WHERE tx_id = ANY($1::text[]) RETURNING tx_id', [ids]);
+    return rows.length;
+  }
+
+  /**
+   * Gives every backlog transaction assigned longer ago than maxAgeMs to another of `nodes` (at random),
+   * or back to the same node when it is the only one. A reassignment reappears in the backlog changefeed.
+   */
+  async reassignStale(
+    maxAgeMs: number,
+    nodes: readonly string[],
+  ): Promise<{ txId: string; assignee: string }[]> {
+    const rows = await this.run<{ tx_id: string; assignee: string }>(
+      `UPDATE backlog b SET
+         assignee = coalesce(
+           (SELECT node FROM unnest($2::text[]) AS node WHERE node <> b.assignee ORDER BY random() LIMIT 1),
+           b.assignee),
+         assigned_at = now(), seq = nextval('backlog_seq'), xid = pg_current_xact_id()
+       WHERE assigned_at < now() - make_interval(secs => $1::float8 / 1000)
+       RETURNING tx_id, assignee`,
+      [maxAgeMs, nodes],
+    );
+    return rows.map((row) => ({ txId: row.tx_id, assignee: row.assignee }));
+  }
+
+  /** Moves invalid transactions out of the backlog, keeping each one's reason queryable. */
+  async rejectTransactions(
+    rejections: readonly { transaction: Transaction; reason: string }[],
+  ): Promise<void> {
+    if (rejections.length === 0) return;
+    const ids = rejections.map((rejection) => rejection.transaction.id);
+    await this.transaction(async (session) => {
+      await session.query(
+        `INSERT INTO rejected (tx_id, reason, doc)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
+         ON CONFLICT (tx_id) DO UPDATE SET reason = excluded.reason, doc = excluded.doc, rejected_at = now()`,
+        [
+          ids,
+          rejections.map((rejection) => rejection.reason),
+          rejections.map((r) => serialize(r.transaction)),
+        ],
+      );
+      await session.query('DELETE FROM backlog WHERE tx_id = ANY($1::text[])', [ids]);
+    });
+  }
+
+  async getRejected(ids: readonly string[]): Promise<Map<string, RejectedTransaction>> {
+    const rows = await this.run<{ tx_id: string; reason: string; rejected_at: Date; doc: string }>(
+      'SELECT tx_id, reason, rejected_at, doc FROM rejected WHERE tx_id = ANY($1::text[])',
+      [ids],
+    );
+    return new Map(
+      rows.map((row) => [
+        row.tx_id,
+        {
+          transaction: JSON.parse(row.doc) as Transaction,
+          reason: row.reason,
+          rejectedAt: new Date(row.rejected_at),
+        },
+      ]),
+    );
+  }
+
+  // --- blocks -------------------------------------------------------------------------------------------
+
+  /**
+   * Stores a block with its index rows and removes its transactions from the backlog, in one transaction:
+   * a crash leaves either all of it or none. Refuses (BlockConflictError, nothing written) a block that
+   * would give a transaction a second live block or an output a second live spender: this is where the
+   * no-double-spend invariant is enforced, whatever races between writers.
+   */
+  async writeBlock(block: Block): Promise<void> {
+    await this.transaction((session) => this.insertBlock(session, block));
+  }
+
+  async getBlocks(ids: readonly string[]): Promise<Map<string, StoredBlock>> {
+    const rows = await this.run<BlockRow>(
+      'SELECT id, status, seq::text AS seq, doc FROM blocks WHERE id = ANY($1::text[])',
+      [ids],
+    );
+    return new Map(rows.map((row) => [row.id, storedBlock(row)]));
+  }
+
+  async getBlock(id: string): Promise<StoredBlock | undefined> {
+    return (await this.getBlocks([id])).get(id);
+  }
+
+  async blockStatuses(ids: readonly string[]): Promise<Map<string, BlockStatus>> {
+    const rows = await this.run<{ id: string; status: BlockStatus }>(
+      'SELECT id, status FROM blocks WHERE id = ANY($1::text[])',
+      [ids],
+    );
+    return new Map(rows.map((row) => [row.id, row.status]));
+  }
+
+  /** Records an election that decided valid; false if the block was already decided. */
+  async markBlockValid(id: string): Promise<boolean> {
+    const rows = await this.run(
+      "UPDATE blocks SET status = 'valid' WHERE id = $1 AND status = 'undecided' RETURNING id",
+      [id],
+    );
+    return rows.length === 1;
+  }
+
+  /**
+   * Records an election that decided invalid and, in the same transaction, returns its transactions to the
+   * backlog (to a random one of `assignees`) unless another live block holds them. Only the first call for
+   * a block does anything, so however many nodes run the election each transaction is requeued once.
+   */
+  async invalidateBlock(
+    id: string,
+    assignees: readonly string[],
+  ): Promise<{ decided: boolean; requeued: string[] }> {
+    return this.transaction(async (session) => {
+      const decided = await session.query(
+        "UPDATE blocks SET status = 'invalid' WHERE id = $1 AND status = 'undecided' RETURNING id",
+        [id],
+      );
+      if (decided.length === 0) return { decided: false, requeued: [] };
+      await session.query('UPDATE transactions SET live = false WHERE block_id = $1', [id]);
+      await session.query('UPDATE spends SET live = false WHERE block_id = $1', [id]);
+      await session.query('UPDATE outputs SET live = false WHERE block_id = $1', [id]);
+      const requeued = await session.query<{ tx_id: string }>(
+        `INSERT INTO backlog (tx_id, assignee, tx_timestamp, doc)
+         SELECT t.tx_id, ($2::text[])[1 + floor(random() * array_length($2::text[], 1))::int],
+                t.doc::json #>> '{transaction,timestamp}', t.doc
+         FROM transactions t
+         WHERE t.block_id = $1 AND NOT EXISTS (SELECT 1 FROM transactions o WHERE o.tx_id = t.tx_id AND o.live)
+         ORDER BY t.position
+         ON CONFLICT DO NOTHING RETURNING tx_id`,
+        [id, assignees],
+      );
+      return { decided: true, requeued: requeued.map((row) => row.tx_id) };
+    });
+  }
+
+  /** Blocks without a vote from `voter`, in insertion order (the vote pipeline's catch-up). */
+  async unvotedBlocks(voter: string, limit = 100): Promise<StoredBlock[]> {
+    const rows = await this.run<BlockRow>(
+      `SELECT b.id, b.status, b.seq::text AS seq, b.doc FROM blocks b
+       WHERE NOT EXISTS (SELECT 1 FROM votes v WHERE v.block_id = b.id AND v.voter = $1)
+       ORDER BY b.seq LIMIT $2`,
+      [voter, limit],
+    );
+    return rows.map(storedBlock);
+  }
+
+  // --- transactions, outputs, spends --------------------------------------------------------------------
+
+  /** Every stored copy of each transaction, with its block's status. */
+  async getTransactions(ids: readonly string[]): Promise<StoredTransaction[]> {
+    const rows = await this.run<TransactionRow>(
+      `SELECT t.block_id, t.live, b.status, t.doc FROM transactions t JOIN blocks b ON b.id = t.block_id
+       WHERE t.tx_id = ANY($1::text[]) ORDER BY b.seq`,
+      [ids],
+    );
+    return rows.map(storedTransaction);
+  }
+
+  /** The blocks holding a transaction and their statuses (0.6 get_blocks_status_containing_tx). */
+  async blocksContainingTransaction(txId: string): Promise<{ blockId: string; status: BlockStatus }[]> {
+    const rows = await this.run<{ block_id: string; status: BlockStatus }>(
+      `SELECT t.block_id, b.status FROM transactions t JOIN blocks b ON b.id = t.block_id
+       WHERE t.tx_id = $1 ORDER BY b.seq`,
+      [txId],
+    );
+    return rows.map((row) => ({ blockId: row.block_id, status: row.status }));
+  }
+
+  /** Transactions whose `data.uuid` is `uuid`, from any block (0.6 get_tx_by_payload_uuid). */
+  async transactionsByUuid(uuid: string): Promise<StoredTransaction[]> {
+    const rows = await this.run<TransactionRow>(
+      `SELECT t.block_id, t.live, b.status, t.doc FROM transactions t JOIN blocks b ON b.id = t.block_id
+       WHERE t.uuid = $1 ORDER BY b.seq, t.position`,
+      [uuid],
+    );
+    return rows.map(storedTransaction);
+  }
+
+  /** The live spender (in a block not decided invalid) of each input that has one. */
+  async getSpenders(inputs: readonly TransactionInput[]): Promise<SpendRecord[]> {
+    if (inputs.length === 0) return [];
+    const rows = await this.run<{ input_txid: string; input_cid: number; spender: string; block_id: string }>(
+      `SELECT s.input_txid, s.input_cid, s.spender, s.block_id
+       FROM unnest($1::text[], $2::int[]) AS i(txid, cid)
+       JOIN spends s ON s.input_txid = i.txid AND s.input_cid = i.cid AND s.live`,
+      [inputs.map((input) => input.txid), inputs.map((input) => input.cid)],
+    );
+    return rows.map((row) => ({
+      input: { txid: row.input_txid, cid: row.input_cid },
+      spender: row.spender,
+      blockId: row.block_id,
+    }));
+  }
+
+  /**
+   * Outputs that `owner` holds (alone or as any participant of a threshold) in live blocks; with
+   * `unspent`, only those no live transaction spends (0.6 get_owned_ids).
+   */
+  async outputsByOwner(owner: string, options: { unspent?: boolean } = {}): Promise<OwnedOutput[]> {
+    const unspent = options.unspent
+      ? 'AND NOT EXISTS (SELECT 1 FROM spends s WHERE s.input_txid = o.tx_id AND s.input_cid = o.cid AND s.live)'
+      : '';
+    const rows = await this.run<{ tx_id: string; cid: number; block_id: string; status: BlockStatus }>(
+      `SELECT o.tx_id, o.cid, o.block_id, b.status FROM outputs o JOIN blocks b ON b.id = o.block_id
+       WHERE o.owner = $1 AND o.live ${unspent} ORDER BY b.seq, o.tx_id, o.cid`,
+      [owner],
+    );
+    return rows.map((row) => ({ txid: row.tx_id, cid: row.cid, blockId: row.block_id, status: row.status }));
+  }
+
+  // --- votes --------------------------------------------------------------------------------------------
+
+  /** Inserts votes; a second vote by the same node on the same block is refused and reported by block id. */
+  async writeVotes(votes: readonly Vote[]): Promise<WriteResult> {
+    if (votes.length === 0) return { inserted: [], duplicates: [] };
+    const rows = await this.run<{ block_id: string; voter: string }>(
+      `INSERT INTO votes (block_id, voter, previous_block, is_block_valid, vote_timestamp, doc)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::boolean[], $5::text[], $6::text[])
+       ON CONFLICT DO NOTHING RETURNING block_id, voter`,
+      [
+        votes.map((vote) => vote.vote.voting_for_block),
+        votes.map((vote) => vote.node_pubkey),
+        votes.map((vote) => vote.vote.previous_block),
+        votes.map((vote) => vote.vote.is_block_valid),
+        votes.map((vote) => vote.vote.timestamp),
+        votes.map((vote) => serialize(vote)),
+      ],
+    );
+    const written = new Set(rows.map((row) => `${row.block_id} ${row.voter}`));
+    const keys = votes.map((vote) => `${vote.vote.voting_for_block} ${vote.node_pubkey}`);
+    const result = partition(keys, written);
+    const blockOf = (key: string) => key.slice(0, key.indexOf(' '));
+    return { inserted: result.inserted.map(blockOf), duplicates: result.duplicates.map(blockOf) };
+  }
+
+  /** The votes cast on each block, in the order they were stored. */
+  async getVotes(blockIds: readonly string[]): Promise<Map<string, StoredVote[]>> {
+    const rows = await this.run<{ block_id: string; doc: string }>(
+      'SELECT block_id, doc FROM votes WHERE block_id = ANY($1::text[]) ORDER BY seq',
+      [blockIds],
+    );
+    const byBlock = new Map<string, StoredVote[]>(blockIds.map((id) => [id, []]));
+    for (const row of rows) byBlock.get(row.block_id)?.push(storedVote(row.doc));
+    return byBlock;
+  }
+
+  async getVote(blockId: string, voter: string): Promise<StoredVote | undefined> {
+    const [row] = await this.run<{ doc: string }>(
+      'SELECT doc FROM votes WHERE block_id = $1 AND voter = $2',
+      [blockId, voter],
+    );
+    return row === undefined ? undefined : storedVote(row.doc);
+  }
+
+  /** The vote `voter` stored last: the head of its chain of previous_block links. */
+  async lastVote(voter: string): Promise<StoredVote | undefined> {
+    const [row] = await this.run<{ doc: string }>(
+      'SELECT doc FROM votes WHERE voter = $1 ORDER BY seq DESC LIMIT 1',
+      [voter],
+    );
+    return row === undefined ? undefined : storedVote(row.doc);
+  }
+
+  // --- changefeeds --------------------------------------------------------------------------------------
+
+  /** The position before everything not yet committed: a feed from here sees only what comes next. */
+  async feedHead(): Promise<FeedPosition> {
+    const [row] = await this.run<{ xid: string }>(
+      'SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xid',
+    );
+    return { xid: row?.xid ?? '0', seq: '0' };
+  }
+
+  /** Backlog inserts and reassignments, optionally only those for one assignee. */
+  backlogFeed(
+    options: ChangefeedOptions & { after?: FeedPosition; assignee?: string } = {},
+  ): Changefeed<BacklogEntry> {
+    const byAssignee = options.assignee === undefined ? '' : 'AND assignee = $4';
+    const assignee = options.assignee === undefined ? [] : [options.assignee];
+    return this.feed('backlog', options, async (after, limit) => {
+      const rows = await this.run<FeedColumns & { assignee: string; assigned_at: Date; doc: string }>(
+        `SELECT ${FEED_SELECT}, assignee, assigned_at, doc FROM backlog
+         WHERE (xid, seq) > ($1::xid8, $2::bigint) ${byAssignee} ORDER BY xid, seq LIMIT $3`,
+        [after.xid, after.seq, limit, ...assignee],
+      );
+      return rows.map((row) => feedRow(row, backlogEntry(row)));
+    });
+  }
+
+  blockFeed(options: ChangefeedOptions & { after?: FeedPosition } = {}): Changefeed<StoredBlock> {
+    return this.feed('blocks', options, async (after, limit) => {
+      const rows = await this.run<FeedColumns & BlockRow>(
+        `SELECT ${FEED_SELECT}, id, status, doc FROM blocks
+         WHERE (xid, seq) > ($1::xid8, $2::bigint) ORDER BY xid, seq LIMIT $3`,
+        [after.xid, after.seq, limit],
+      );
+      return rows.map((row) => feedRow(row, storedBlock(row)));
+    });
+  }
+
+  voteFeed(options: ChangefeedOptions & { after?: FeedPosition } = {}): Changefeed<StoredVote> {
+    return this.feed('votes', options, async (after, limit) => {
+      const rows = await this.run<FeedColumns & { doc: string }>(
+        `SELECT ${FEED_SELECT}, doc FROM votes
+         WHERE (xid, seq) > ($1::xid8, $2::bigint) ORDER BY xid, seq LIMIT $3`,
+        [after.xid, after.seq, limit],
+      );
+      return rows.map((row) => feedRow(row, storedVote(row.doc)));
+    });
+  }
+
+  // --- internals ----------------------------------------------------------------------------------------
+
+  private feed<T>(
+    table: FeedTable,
+    options: ChangefeedOptions & { after?: FeedPosition },
+    fetch: (after: FeedPosition, limit: number) => Promise<FeedFetchRow<T>[]>,
+  ): Changefeed<T> {
+    return new Changefeed(this.driver, table, fetch, options.after ?? FEED_START, options);
+  }
+
+  private async insertBlock(session: SqlSession, block: Block): Promise<void> {
+    const rows = blockRows(block);
+    const stored = await session.query(
+      `INSERT INTO blocks (id, node_pubkey, block_timestamp, tx_count, doc) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT DO NOTHING RETURNING id`,
+      [block.id, block.block.node_pubkey, block.block.timestamp, rows.txIds.length, serialize(block)],
+    );
+    if (stored.length === 0) throw new BlockConflictError(block.id, [{ kind: 'block' }]);
+    const included = await session.query<{ tx_id: string }>(
+      `INSERT INTO transactions (tx_id, block_id, position, uuid, doc)
+       SELECT t.tx_id, $1, t.position, t.uuid, t.doc FROM unnest($2::text[], $3::int[], $4::text[], $5::text[])
+         AS t(tx_id, position, uuid, doc)
+       ON CONFLICT DO NOTHING RETURNING tx_id`,
+      [block.id, rows.txIds, rows.positions, rows.uuids, rows.docs],
+    );
+    const spent = await session.query<{ spender: string }>(
+      `INSERT INTO spends (input_txid, input_cid, spender, block_id)
+       SELECT s.txid, s.cid, s.spender, $1 FROM unnest($2::text[], $3::int[], $4::text[]) AS s(txid, cid, spender)
+       ON CONFLICT DO NOTHING RETURNING spender`,
+      [block.id, rows.spends.inputTxids, rows.spends.inputCids, rows.spends.spenders],
+    );
+    if (included.length !== rows.txIds.length || spent.length !== rows.spends.spenders.length) {
+      throw new BlockConflictError(block.id, await this.findConflicts(session, block));
+    }
+    await session.query(
+      `INSERT INTO outputs (tx_id, cid, owner, block_id)
+       SELECT o.tx_id, o.cid, o.owner, $1 FROM unnest($2::text[], $3::int[], $4::text[]) AS o(tx_id, cid, owner)
+       ON CONFLICT DO NOTHING`,
+      [block.id, rows.outputs.txIds, rows.outputs.cids, rows.outputs.owners],
+    );
+    await session.query('DELETE FROM backlog WHERE tx_id = ANY($1::text[])', [rows.txIds]);
+  }
+
+  /** Which transactions of a refused block clash with live rows (of other blocks, or of itself). */
+  private async findConflicts(session: SqlSession, block: Block): Promise<BlockConflict[]> {
+    const rows = blockRows(block);
+    const holders = await session.query<{ tx_id: string; block_id: string }>(
+      'SELECT tx_id, block_id FROM transactions WHERE live AND tx_id = ANY($1::text[]) AND block_id <> $2',
+      [rows.txIds, block.id],
+    );
+    const spenders = await session.query<{
+      input_txid: string;
+      input_cid: number;
+      spender: string;
+      block_id: string;
+    }>(
+      `SELECT s.input_txid, s.input_cid, s.spender, s.block_id
+       FROM unnest($1::text[], $2::int[]) AS i(txid, cid)
+       JOIN spends s ON s.input_txid = i.txid AND s.input_cid = i.cid AND s.live`,
+      [rows.spends.inputTxids, rows.spends.inputCids],
+    );
+    const conflicts: BlockConflict[] = holders.map((row) => ({
+      kind: 'included',
+      txId: row.tx_id,
+      existingBlock: row.block_id,
+    }));
+    rows.spends.spenders.forEach((txId, i) => {
+      const input = `${rows.spends.inputTxids[i]}:${rows.spends.inputCids[i]}`;
+      const holder = spenders.find(
+        (row) => `${row.input_txid}:${row.input_cid}` === input && row.spender !== txId,
+      );
+      if (holder !== undefined) {
+        conflicts.push({
+          kind: 'spent',
+          txId,
+          input,
+          existingSpender: holder.spender,
+          existingBlock: holder.block_id,
+        });
+      }
+    });
+    // Duplicates inside the block itself: the same transaction twice, or two spending one output.
+    const seen = new Set<string>();
+    for (const txId of rows.txIds) {
+      if (seen.has(txId)) conflicts.push({ kind: 'included', txId, existingBlock: block.id });
+      seen.add(txId);
+    }
+    return conflicts;
+  }
+
+  private async run<Row = Record<string, unknown>>(
+    text: string,
+    params: readonly unknown[] = [],
+  ): Promise<Row[]> {
+    try {
+      return await this.driver.query<Row>(text, params);
+    } catch (error) {
+      throw this.translate(error);
+    }
+  }
+
+  private async transaction<T>(work: (session: SqlSession) => Promise<T>): Promise<T> {
+    try {
+      return await this.driver.transaction(work);
+    } catch (error) {
+      throw this.translate(error);
+    }
+  }
+
+  private translate(error: unknown): unknown {
+    return errorCode(error) === UNDEFINED_TABLE ? this.doesNotExist() : error;
+  }
+
+  private alreadyExists(): DatabaseAlreadyExists {
+    return new DatabaseAlreadyExists(`Database \`${this.name}\` already exists`, { database: this.name });
+  }
+
+  private doesNotExist(): DatabaseDoesNotExist {
+    return new DatabaseDoesNotExist(
+      `Database \`${this.name}\` does not exist or is not initialised; run \`bigchaindb init\``,
+      { database: this.name },
+    );
+  }
+}
+
+interface BlockRow {
+  id: string;
+  status: BlockStatus;
+  seq: string;
+  doc: string;
+}
+
+interface TransactionRow {
+  block_id: string;
+  live: boolean;
+  status: BlockStatus;
+  doc: string;
+}
+
+function storedBlock(row: BlockRow): StoredBlock {
+  return { block: JSON.parse(row.doc) as Block, text: row.doc, status: row.status, seq: row.seq };
+}
+
+function storedTransaction(row: TransactionRow): StoredTransaction {
+  return {
+    transaction: JSON.parse(row.doc) as Transaction,
+    blockId: row.block_id,
+    status: row.status,
+    live: row.live,
+  };
+}
+
+function storedVote(doc: string): StoredVote {
+  return { vote: JSON.parse(doc) as Vote, text: doc };
+}
+
+function backlogEntry(row: { assignee: string; assigned_at: Date; doc: string }): BacklogEntry {
+  return {
+    transaction: JSON.parse(row.doc) as Transaction,
+    assignee: row.assignee,
+    assignedAt: new Date(row.assigned_at),
+  };
+}
