@@ -7,3 +7,4 @@ export { PostgresDriver, type PostgresConnection } from './postgres-driver.ts';
 export { conditionOwners } from './rows.ts';
 export { FEED_TABLES, PARTITIONED_TABLES, type FeedTable, type PartitionedTable } from './schema.ts';
 export * from './storage.ts';
+export * from './admin.ts';

@@ -113,7 +113,10 @@ const INDEXES: Record<PartitionedTable, string[]> = {
   ],
 };
 
-/** The table, hash-partitioned when shards > 1, without its indexes (set-shards adds them after copying). */
+/**
+ * The table, hash-partitioned when shards > 1, without its indexes (set-shards adds them after copying).
+ * Partition names carry the shard count, so a new layout can be built while the old one still exists.
+ */
 export function tableStatements(table: PartitionedTable, shards: number): string[] {
   if (shards <= 1) return [`CREATE TABLE ${table} (${COLUMNS[table]})`];
   const statements = [
@@ -121,7 +124,8 @@ export function tableStatements(table: PartitionedTable, shards: number): string
   ];
   for (let remainder = 0; remainder < shards; remainder++) {
     statements.push(
-      `CREATE TABLE ${table}_p${remainder} PARTITION OF ${table} FOR VALUES WITH (MODULUS ${shards}, REMAINDER ${remainder})`,
+      `CREATE TABLE ${table}_${shards}_${remainder} PARTITION OF ${table} ` +
+        `FOR VALUES WITH (MODULUS ${shards}, REMAINDER ${remainder})`,
     );
   }
   return statements;

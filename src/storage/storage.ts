@@ -100,18 +100,22 @@ function partition<T>(all: readonly T[], kept: ReadonlySet<T>): WriteResult {
 }
 
 interface FeedColumns {
-  xid: string;
-  seq: string;
+  feed_xid: string;
+  feed_seq: string;
   settled: boolean;
 }
 
 function feedRow<T>(row: FeedColumns, value: T): FeedFetchRow<T> {
-  return { position: { xid: row.xid, seq: row.seq }, settled: row.settled, value };
+  return { position: { xid: row.feed_xid, seq: row.feed_seq }, settled: row.settled, value };
 }
 
-/** The select list that turns a row into a feed position; `xid < xmin` means its writer is settled. */
+/**
+ * The select list that turns a row of the table aliased `f` into a feed position; `xid < xmin` means its
+ * writer has settled. Feed queries ORDER BY `f.xid, f.seq`, qualified: a bare name would sort by an output
+ * column of the same name, which is text.
+ */
 const FEED_SELECT =
-  'xid::text AS xid, seq::text AS seq, xid < pg_snapshot_xmin(pg_current_snapshot()) AS settled';
+  'f.xid::text AS feed_xid, f.seq::text AS feed_seq, f.xid < pg_snapshot_xmin(pg_current_snapshot()) AS settled';
 
 /**
  * The node's storage: the seed's `bigchain`, `backlog` and `votes` tables and their indexes, as PostgreSQL
@@ -509,12 +513,12 @@ export class Storage {
   backlogFeed(
     options: ChangefeedOptions & { after?: FeedPosition; assignee?: string } = {},
   ): Changefeed<BacklogEntry> {
-    const byAssignee = options.assignee === undefined ? '' : 'AND assignee = $4';
+    const byAssignee = options.assignee === undefined ? '' : 'AND f.assignee = $4';
     const assignee = options.assignee === undefined ? [] : [options.assignee];
     return this.feed('backlog', options, async (after, limit) => {
       const rows = await this.run<FeedColumns & { assignee: string; assigned_at: Date; doc: string }>(
-        `SELECT ${FEED_SELECT}, assignee, assigned_at, doc FROM backlog
-         WHERE (xid, seq) > ($1::xid8, $2::bigint) ${byAssignee} ORDER BY xid, seq LIMIT $3`,
+        `SELECT ${FEED_SELECT}, f.assignee, f.assigned_at, f.doc FROM backlog f
+         WHERE (f.xid, f.seq) > ($1::xid8, $2::bigint) ${byAssignee} ORDER BY f.xid, f.seq LIMIT $3`,
         [after.xid, after.seq, limit, ...assignee],
       );
       return rows.map((row) => feedRow(row, backlogEntry(row)));
@@ -524,8 +528,8 @@ export class Storage {
   blockFeed(options: ChangefeedOptions & { after?: FeedPosition } = {}): Changefeed<StoredBlock> {
     return this.feed('blocks', options, async (after, limit) => {
       const rows = await this.run<FeedColumns & BlockRow>(
-        `SELECT ${FEED_SELECT}, id, status, doc FROM blocks
-         WHERE (xid, seq) > ($1::xid8, $2::bigint) ORDER BY xid, seq LIMIT $3`,
+        `SELECT ${FEED_SELECT}, f.id, f.status, f.seq::text AS seq, f.doc FROM blocks f
+         WHERE (f.xid, f.seq) > ($1::xid8, $2::bigint) ORDER BY f.xid, f.seq LIMIT $3`,
         [after.xid, after.seq, limit],
       );
       return rows.map((row) => feedRow(row, storedBlock(row)));
@@ -535,8 +539,8 @@ export class Storage {
   voteFeed(options: ChangefeedOptions & { after?: FeedPosition } = {}): Changefeed<StoredVote> {
     return this.feed('votes', options, async (after, limit) => {
       const rows = await this.run<FeedColumns & { doc: string }>(
-        `SELECT ${FEED_SELECT}, doc FROM votes
-         WHERE (xid, seq) > ($1::xid8, $2::bigint) ORDER BY xid, seq LIMIT $3`,
+        `SELECT ${FEED_SELECT}, f.doc FROM votes f
+         WHERE (f.xid, f.seq) > ($1::xid8, $2::bigint) ORDER BY f.xid, f.seq LIMIT $3`,
         [after.xid, after.seq, limit],
       );
       return rows.map((row) => feedRow(row, storedVote(row.doc)));

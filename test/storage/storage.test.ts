@@ -329,19 +329,17 @@ describeEachBackend('storage', (backend) => {
 
   test('changefeeds deliver every insert once, in order, from the start or from the head', async () => {
     const { storage, chain } = await initialised();
-    const fromStart = collect(storage.blockFeed(), 3);
+    // More than 10 rows, so that any text (not numeric) ordering of positions would show.
+    const fromStart = collect(storage.blockFeed(), 13);
     const head = await storage.feedHead();
-    const blocks = [
-      chain.block([chain.create(generateKeyPair().publicKey)]),
-      chain.block([chain.create(generateKeyPair().publicKey)]),
-    ];
+    const blocks = Array.from({ length: 12 }, () => chain.block([chain.create(generateKeyPair().publicKey)]));
     for (const block of blocks) await storage.writeBlock(block);
     assert.deepEqual(
       (await fromStart).map((stored) => stored.block.id),
       [chain.genesis.id, ...blocks.map((block) => block.id)],
     );
     assert.deepEqual(
-      (await collect(storage.blockFeed({ after: head }), 2)).map((stored) => stored.block.id),
+      (await collect(storage.blockFeed({ after: head }), 12)).map((stored) => stored.block.id),
       blocks.map((block) => block.id),
     );
     const votes = collect(storage.voteFeed({ after: head }), 1);
