@@ -33,7 +33,10 @@ describe('set-shards and set-replicas on the embedded backend', () => {
         assert.match(error.message, /^set-shards needs the PostgreSQL backend/);
         return true;
       });
-      await assert.rejects(setReplicas(storage, 3), /BackendUnsupported: set-replicas needs the PostgreSQL backend/);
+      await assert.rejects(
+        setReplicas(storage, 3),
+        /BackendUnsupported: set-replicas needs the PostgreSQL backend/,
+      );
     } finally {
       await storage.close();
     }
