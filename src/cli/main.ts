@@ -1,34 +1,244 @@
 import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline/promises';
+import type { Readable, Writable } from 'node:stream';
+import { loadConfig, type NodeConfig } from '../config/config.ts';
+import { prepareGenesisBlock } from '../protocol/block.ts';
+import { publicKeyFromPrivate } from '../protocol/crypto.ts';
+import { BigchainDBError } from '../protocol/errors.ts';
+import { setReplicas, setShards, type AdminReport } from '../storage/admin.ts';
+import { DatabaseAlreadyExists } from '../storage/errors.ts';
+import { openStorage } from '../storage/open.ts';
+import type { Storage } from '../storage/storage.ts';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
 };
 
-const HELP = `usage: bigchaindb [-h] [-v] <command>
+export interface CliIO {
+  stdout: Writable;
+  stderr: Writable;
+  stdin: Readable;
+  env: NodeJS.ProcessEnv;
+}
 
-BigchainDB ${version} (TypeScript). The protocol core is in place; the node, its storage and the HTTP API
-are being built (see README.md for the plan).
+/** A failure the CLI reports as one message and a non-zero exit, without a stack trace. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+  }
+}
+
+const HELP = `usage: bigchaindb [-h] [-v] [-c CONFIG] [-y] <command> [<args>]
+
+Control your BigchainDB node.
 
 commands:
-  start    will run a node on the embedded database (not yet available)
+  init              Init the database
+  drop              Drop the database
+  set-shards N      Configure number of shards (PostgreSQL backend: hash partitions)
+  set-replicas N    Configure number of replicas (PostgreSQL backend: synchronous standbys)
+  start             Start BigchainDB (the node pipelines and HTTP API are being built)
 
 options:
-  -h, --help     show this help and exit
-  -v, --version  show the version and exit
+  -h, --help              show this help and exit
+  -v, --version           show the version and exit
+  -c, --config CONFIG     the configuration file (default $BIGCHAINDB_CONFIG_PATH or ~/.bigchaindb)
+  -y, --yes, --yes-please assume "yes" as answer to all prompts and run non-interactively
 `;
 
-const [command] = process.argv.slice(2);
-if (command === '-v' || command === '--version') {
-  console.log(version);
-} else if (command === undefined || command === '-h' || command === '--help') {
-  console.log(HELP);
-} else if (command === 'start') {
-  console.log(
-    `bigchaindb ${version}: \`start\` will create a config and keypair, initialise an embedded PostgreSQL (PGlite)\n` +
-      'database and run the block, vote, election and stale pipelines with the HTTP API on localhost:9984.\n' +
-      'Those parts are not built yet; today the package provides the protocol core (src/protocol).',
+interface Options {
+  configPath?: string;
+  yes: boolean;
+}
+
+interface Context {
+  options: Options;
+  args: string[];
+  io: CliIO;
+}
+
+type Command = (context: Context) => Promise<void>;
+
+const COMMANDS: Record<string, Command> = {
+  init: runInit,
+  drop: runDrop,
+  'set-shards': (context) => runAdmin(context, 'set-shards', 'num_shards', setShards),
+  'set-replicas': (context) => runAdmin(context, 'set-replicas', 'num_replicas', setReplicas),
+  start: runStart,
+};
+
+function processIO(): CliIO {
+  return { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env };
+}
+
+/** Runs one command line; returns the exit code. */
+export async function run(argv: readonly string[], io: CliIO = processIO()): Promise<number> {
+  const print = (stream: Writable, text: string) => stream.write(text.endsWith('\n') ? text : `${text}\n`);
+  try {
+    const options: Options = { yes: false };
+    const rest = [...argv];
+    while (rest[0]?.startsWith('-')) {
+      const flag = rest.shift() as string;
+      if (flag === '-h' || flag === '--help') {
+        print(io.stdout, HELP);
+        return 0;
+      } else if (flag === '-v' || flag === '--version') {
+        print(io.stdout, `bigchaindb ${version}`);
+        return 0;
+      } else if (flag === '-y' || flag === '--yes' || flag === '--yes-please') {
+        options.yes = true;
+      } else if (flag === '-c' || flag === '--config') {
+        const path = rest.shift();
+        if (path === undefined) throw new CliError(`${flag} needs a file path`, 2);
+        options.configPath = path;
+      } else {
+        throw new CliError(`unknown option ${flag}\n\n${HELP}`, 2);
+      }
+    }
+    const [name, ...args] = rest;
+    if (name === undefined) {
+      print(io.stdout, HELP);
+      return 0;
+    }
+    const command = COMMANDS[name];
+    if (command === undefined) throw new CliError(`unknown command ${JSON.stringify(name)}\n\n${HELP}`, 2);
+    await command({ options, args, io });
+    return 0;
+  } catch (error) {
+    print(io.stderr, `bigchaindb: ${describe(error)}`);
+    return error instanceof CliError ? error.exitCode : 1;
+  }
+}
+
+/** The reason, without a stack: our own errors carry a complete message; system errors get context. */
+function describe(error: unknown): string {
+  if (error instanceof CliError || error instanceof BigchainDBError) return error.message;
+  if (error instanceof AggregateError && error.errors.length > 0) return describe(error.errors[0]);
+  if (error instanceof Error) {
+    const code = 'code' in error && typeof error.code === 'string' ? error.code : undefined;
+    if (code === 'ECONNREFUSED') return `cannot connect to the PostgreSQL server (${error.message})`;
+    return error.message;
+  }
+  return String(error);
+}
+
+async function config(context: Context): Promise<NodeConfig> {
+  const loadOptions =
+    context.options.configPath === undefined
+      ? { env: context.io.env }
+      : {
+          env: context.io.env,
+          path: context.options.configPath,
+        };
+  return (await loadConfig(loadOptions)).config;
+}
+
+function databaseLabel(config: NodeConfig): string {
+  const database = config.database;
+  return database.backend === 'embedded'
+    ? `embedded database in ${database.path}`
+    : `PostgreSQL database \`${database.name}\` on ${database.host}:${database.port}`;
+}
+
+async function withStorage<T>(
+  config: NodeConfig,
+  work: (storage: Storage) => Promise<T>,
+  options: { create?: boolean } = {},
+): Promise<T> {
+  const storage = await openStorage(config.database, options);
+  try {
+    return await work(storage);
+  } finally {
+    await storage.close();
+  }
+}
+
+function nodeKeyPair(config: NodeConfig): { publicKey: string; privateKey: string } {
+  const { public: publicKey, private: privateKey } = config.keypair;
+  if (publicKey === null || privateKey === null) {
+    throw new CliError('no keypair found in the configuration. Did you run `bigchaindb configure`?');
+  }
+  if (publicKeyFromPrivate(privateKey) !== publicKey) {
+    throw new CliError('keypair.public is not the public key of keypair.private');
+  }
+  return { publicKey, privateKey };
+}
+
+function parseCount(args: string[], argument: string, command: string): number {
+  const [text, extra] = args;
+  if (text === undefined || extra !== undefined || !/^\d+$/.test(text) || Number(text) < 1) {
+    throw new CliError(`usage: bigchaindb ${command} ${argument.toUpperCase()} (a whole number ≥ 1)`, 2);
+  }
+  return Number(text);
+}
+
+function noArguments(context: Context, command: string): void {
+  if (context.args.length > 0) throw new CliError(`${command} takes no arguments`, 2);
+}
+
+async function runInit(context: Context): Promise<void> {
+  noArguments(context, 'init');
+  const cfg = await config(context);
+  const keyPair = nodeKeyPair(cfg);
+  const genesis = prepareGenesisBlock(keyPair, [...cfg.keyring, keyPair.publicKey]);
+  await withStorage(
+    cfg,
+    async (storage) => {
+      try {
+        await storage.init(genesis);
+      } catch (error) {
+        if (!(error instanceof DatabaseAlreadyExists)) throw error;
+        context.io.stderr.write(
+          'The database already exists.\nIf you wish to re-initialize it, first drop it.\n',
+        );
+        return;
+      }
+      context.io.stdout.write(`Initialised the ${databaseLabel(cfg)}; genesis block ${genesis.id}.\n`);
+    },
+    { create: true },
   );
-} else {
-  console.error(`bigchaindb: unknown command ${JSON.stringify(command)}\n\n${HELP}`);
-  process.exitCode = 2;
+}
+
+async function runDrop(context: Context): Promise<void> {
+  noArguments(context, 'drop');
+  const cfg = await config(context);
+  const name = cfg.database.backend === 'embedded' ? cfg.database.path : cfg.database.name;
+  if (!context.options.yes) {
+    const prompt = createInterface({ input: context.io.stdin, output: context.io.stdout, terminal: false });
+    const answer = await prompt.question(`Do you want to drop \`${name}\` database? [y/n]: `);
+    prompt.close();
+    if (answer.trim() !== 'y') {
+      context.io.stdout.write('Drop aborted\n');
+      return;
+    }
+  }
+  await withStorage(cfg, async (storage) => {
+    await storage.drop();
+    context.io.stdout.write(`Dropped the ${databaseLabel(cfg)}.\n`);
+  });
+}
+
+async function runAdmin(
+  context: Context,
+  command: string,
+  argument: string,
+  action: (storage: Storage, count: number) => Promise<AdminReport>,
+): Promise<void> {
+  const count = parseCount(context.args, argument, command);
+  const cfg = await config(context);
+  const report = await withStorage(cfg, (storage) => action(storage, count));
+  for (const line of report.done) context.io.stdout.write(`${line}\n`);
+  for (const line of report.todo) context.io.stdout.write(`To do: ${line}\n`);
+}
+
+async function runStart(context: Context): Promise<void> {
+  noArguments(context, 'start');
+  context.io.stdout.write(
+    `bigchaindb ${version}: \`start\` will create a config and keypair, initialise the database and run the ` +
+      'block, vote, election and stale pipelines with the HTTP API on localhost:9984.\n' +
+      'The protocol core and the storage layer are built; the node pipelines and the HTTP API are next.\n',
+  );
 }

@@ -3,10 +3,21 @@ import { BigchainDBError } from '../protocol/errors.ts';
 export class StorageError extends BigchainDBError {}
 
 /** init on a database that already holds the schema (the seed's DatabaseAlreadyExists). */
-export class DatabaseAlreadyExists extends StorageError {}
+export class DatabaseAlreadyExists extends StorageError {
+  static named(database: string): DatabaseAlreadyExists {
+    return new DatabaseAlreadyExists(`Database \`${database}\` already exists`, { database });
+  }
+}
 
 /** drop, or any use, of a database that was never initialised (the seed's DatabaseDoesNotExist). */
-export class DatabaseDoesNotExist extends StorageError {}
+export class DatabaseDoesNotExist extends StorageError {
+  static named(database: string): DatabaseDoesNotExist {
+    return new DatabaseDoesNotExist(
+      `Database \`${database}\` does not exist or is not initialised; run \`bigchaindb init\``,
+      { database },
+    );
+  }
+}
 
 export interface BlockConflict {
   /** `included`: the transaction is already in a live block; `spent`: the output is already spent by a live one */

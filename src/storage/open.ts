@@ -1,7 +1,9 @@
+import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { BackendName, SqlDriver } from './driver.ts';
-import { PGliteDriver } from './pglite-driver.ts';
+import { DatabaseDoesNotExist } from './errors.ts';
+import { IN_MEMORY_PATH, PGliteDriver } from './pglite-driver.ts';
 import { createDatabaseIfMissing, PostgresDriver } from './postgres-driver.ts';
 import { Storage } from './storage.ts';
 
@@ -15,8 +17,9 @@ export interface DatabaseConfig {
   host: string;
   port: number;
   name: string;
-  user?: string;
-  password?: string;
+  /** null or absent: the PostgreSQL client's defaults (PGUSER, the OS user) */
+  user?: string | null;
+  password?: string | null;
   /** postgresql: pooled connections per node process */
   poolSize?: number;
 }
@@ -35,14 +38,17 @@ export async function openDriver(config: DatabaseConfig): Promise<SqlDriver> {
 }
 
 /**
- * Opens the configured database. With `create`, a PostgreSQL database that does not exist yet is created
- * first (for `init`); the embedded data directory is always created on demand.
+ * Opens the configured database. With `create` (init, start) a database that does not exist yet is created
+ * first: the PostgreSQL database, or the embedded data directory. Without it, a missing embedded data
+ * directory is reported rather than created.
  */
 export async function openStorage(
   config: DatabaseConfig,
   options: { create?: boolean } = {},
 ): Promise<Storage> {
-  if (config.backend === 'postgresql' && options.create) await createDatabaseIfMissing(config);
   const name = config.backend === 'embedded' ? config.path : config.name;
+  if (config.backend === 'postgresql' && options.create) await createDatabaseIfMissing(config);
+  const missing = config.path !== IN_MEMORY_PATH && !existsSync(config.path);
+  if (config.backend === 'embedded' && !options.create && missing) throw DatabaseDoesNotExist.named(name);
   return new Storage(await openDriver(config), name);
 }

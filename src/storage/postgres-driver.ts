@@ -6,8 +6,8 @@ export interface PostgresConnection {
   port: number;
   /** the database (`database.name`) */
   name: string;
-  user?: string;
-  password?: string;
+  user?: string | null;
+  password?: string | null;
   /** pooled connections for queries; the changefeed listener has one more of its own */
   poolSize?: number;
 }
@@ -20,8 +20,10 @@ function clientConfig(connection: PostgresConnection, applicationName: string): 
     host: connection.host,
     port: connection.port,
     database: connection.name,
-    ...(connection.user === undefined ? {} : { user: connection.user }),
-    ...(connection.password === undefined ? {} : { password: connection.password }),
+    ...(connection.user === undefined || connection.user === null ? {} : { user: connection.user }),
+    ...(connection.password === undefined || connection.password === null
+      ? {}
+      : { password: connection.password }),
     application_name: applicationName,
   };
 }

@@ -661,14 +661,11 @@ export class Storage {
   }
 
   private alreadyExists(): DatabaseAlreadyExists {
-    return new DatabaseAlreadyExists(`Database \`${this.name}\` already exists`, { database: this.name });
+    return DatabaseAlreadyExists.named(this.name);
   }
 
   private doesNotExist(): DatabaseDoesNotExist {
-    return new DatabaseDoesNotExist(
-      `Database \`${this.name}\` does not exist or is not initialised; run \`bigchaindb init\``,
-      { database: this.name },
-    );
+    return DatabaseDoesNotExist.named(this.name);
   }
 }
 

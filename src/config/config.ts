@@ -1,0 +1,183 @@
+import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { BigchainDBError } from '../protocol/errors.ts';
+import { DEFAULT_DATABASE_CONFIG, type DatabaseConfig } from '../storage/open.ts';
+
+/**
+ * The node configuration: the seed's settings (server, database, keypair, keyring, statsd, api_endpoint,
+ * consensus_plugin) plus this implementation's own (database.backend/path/user/password,
+ * backlog_reassign_delay). Precedence, as in 0.6: defaults < config file < BIGCHAINDB_* environment.
+ */
+export interface NodeConfig {
+  server: { bind: string; workers: number | null; threads: number | null };
+  database: DatabaseConfig;
+  keypair: { public: string | null; private: string | null };
+  keyring: string[];
+  statsd: { host: string; port: number; rate: number };
+  api_endpoint: string;
+  consensus_plugin: string;
+  /** seconds a transaction may wait in the backlog before another node is given it */
+  backlog_reassign_delay: number;
+}
+
+export class ConfigurationError extends BigchainDBError {}
+
+export function defaultConfig(): NodeConfig {
+  return {
+    server: { bind: 'localhost:9984', workers: null, threads: null },
+    database: { ...DEFAULT_DATABASE_CONFIG, user: null, password: null },
+    keypair: { public: null, private: null },
+    keyring: [],
+    statsd: { host: 'localhost', port: 8125, rate: 0.01 },
+    api_endpoint: 'http://localhost:9984/api/v1',
+    consensus_plugin: 'default',
+    backlog_reassign_delay: 30,
+  };
+}
+
+/** `BIGCHAINDB_CONFIG_PATH`, else `$HOME/.bigchaindb`. */
+export function defaultConfigPath(env: NodeJS.ProcessEnv = process.env): string {
+  return env.BIGCHAINDB_CONFIG_PATH ?? join(homedir(), '.bigchaindb');
+}
+
+/** Settings whose default is null, and what a value must be. */
+const NULLABLE_TYPES: Record<string, 'number' | 'string'> = {
+  'server.workers': 'number',
+  'server.threads': 'number',
+  'keypair.public': 'string',
+  'keypair.private': 'string',
+  'database.user': 'string',
+  'database.password': 'string',
+};
+
+const CHOICES: Record<string, readonly string[]> = { 'database.backend': ['embedded', 'postgresql'] };
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+function isObject(value: unknown): value is Record<string, Json> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+export interface LoadOptions {
+  /** the config file; default defaultConfigPath(env) */
+  path?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface LoadedConfig {
+  config: NodeConfig;
+  path: string;
+  /** false when the file does not exist (defaults and environment only) */
+  fileFound: boolean;
+}
+
+/** Defaults, then the JSON file (if any), then every BIGCHAINDB_* variable naming a setting. */
+export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfig> {
+  const env = options.env ?? process.env;
+  const path = options.path ?? defaultConfigPath(env);
+  let fromFile: Json | undefined;
+  try {
+    const text = await readFile(path, 'utf8');
+    try {
+      fromFile = JSON.parse(text) as Json;
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new ConfigurationError(`Failed to parse the JSON configuration from \`${path}\`, ${reason}`, {
+        path,
+      });
+    }
+  } catch (error) {
+    if (!(typeof error === 'object' && error !== null && 'code' in error && error.code === 'ENOENT'))
+      throw error;
+  }
+  const config = defaultConfig() as unknown as Record<string, Json>;
+  if (fromFile !== undefined) {
+    if (!isObject(fromFile)) {
+      throw new ConfigurationError(`The configuration in \`${path}\` must be a JSON object`, { path });
+    }
+    merge(config, fromFile, [], `\`${path}\``);
+  }
+  applyEnvironment(config, env, []);
+  return { config: config as unknown as NodeConfig, path, fileFound: fromFile !== undefined };
+}
+
+/** Recursive merge of a file's settings into the defaults, each leaf checked against the default's type. */
+function merge(
+  target: Record<string, Json>,
+  source: Record<string, Json>,
+  path: string[],
+  origin: string,
+): void {
+  for (const [key, value] of Object.entries(source)) {
+    const keyPath = [...path, key];
+    const current = target[key];
+    if (isObject(current) && isObject(value)) merge(current, value, keyPath, origin);
+    else target[key] = checked(keyPath.join('.'), value, current, origin);
+  }
+}
+
+/** For every setting (leaf), BIGCHAINDB_<PATH> overrides it, coerced to the type of the setting. */
+function applyEnvironment(config: Record<string, Json>, env: NodeJS.ProcessEnv, path: string[]): void {
+  for (const [key, current] of Object.entries(config)) {
+    const keyPath = [...path, key];
+    if (isObject(current)) {
+      applyEnvironment(current, env, keyPath);
+      continue;
+    }
+    const name = `BIGCHAINDB_${keyPath.join('_').toUpperCase()}`;
+    const raw = env[name];
+    if (raw !== undefined) config[key] = checked(keyPath.join('.'), fromText(raw, current), current, name);
+  }
+}
+
+/** Text from the environment as the setting's type: lists split on ':', numbers parsed. */
+function fromText(raw: string, current: Json | undefined): Json {
+  if (Array.isArray(current)) return raw === '' ? [] : raw.split(':');
+  if (typeof current === 'number') {
+    const parsed = raw.trim() === '' ? Number.NaN : Number(raw);
+    return Number.isNaN(parsed) ? raw : parsed;
+  }
+  if (typeof current === 'boolean') return raw === 'true' ? true : raw === 'false' ? false : raw;
+  return raw;
+}
+
+function checked(setting: string, value: Json, current: Json | undefined, origin: string): Json {
+  const fail = (expected: string): never => {
+    throw new ConfigurationError(
+      `Invalid value for ${setting} in ${origin}: expected ${expected}, got ${JSON.stringify(value)}`,
+      { setting, origin },
+    );
+  };
+  const nullable = NULLABLE_TYPES[setting];
+  if (nullable !== undefined) {
+    if (value === null) return value;
+    if (nullable === 'number') {
+      const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+      return typeof n === 'number' && Number.isInteger(n) && n > 0
+        ? n
+        : fail('a positive whole number or null');
+    }
+    return typeof value === 'string' ? value : fail('a string or null');
+  }
+  if (Array.isArray(current)) {
+    return Array.isArray(value) && value.every((item) => typeof item === 'string')
+      ? value
+      : fail('a list of strings');
+  }
+  if (typeof current === 'number') {
+    if (setting.endsWith('port')) {
+      return typeof value === 'number' && Number.isInteger(value) && value > 0 && value < 65536
+        ? value
+        : fail('a port number (1-65535)');
+    }
+    return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : fail('a number ≥ 0');
+  }
+  if (typeof current === 'string') {
+    if (typeof value !== 'string') return fail('a string');
+    const choices = CHOICES[setting];
+    return choices === undefined || choices.includes(value) ? value : fail(`one of ${choices.join(', ')}`);
+  }
+  // A setting the defaults do not know: kept as given (0.6 passed extra server settings through too).
+  return value;
+}

@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { ConfigurationError, defaultConfig, defaultConfigPath, loadConfig } from '../../src/config/index.ts';
+
+describe('configuration: defaults < file < environment', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'bigchain-config-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function file(name: string, content: string): Promise<string> {
+    const path = join(dir, name);
+    await writeFile(path, content);
+    return path;
+  }
+
+  test('no file: the defaults, with the embedded backend under the home directory', async () => {
+    const loaded = await loadConfig({ path: join(dir, 'missing'), env: {} });
+    assert.equal(loaded.fileFound, false);
+    assert.deepEqual(loaded.config, defaultConfig());
+    assert.equal(loaded.config.database.backend, 'embedded');
+    assert.equal(loaded.config.database.path, join(homedir(), '.bigchaindb-data'));
+    assert.equal(loaded.config.backlog_reassign_delay, 30);
+    assert.equal(defaultConfigPath({}), join(homedir(), '.bigchaindb'));
+    assert.equal(defaultConfigPath({ BIGCHAINDB_CONFIG_PATH: '/etc/bdb.json' }), '/etc/bdb.json');
+  });
+
+  test('the seed’s vector: host from the file, name, port and keyring from the environment, coerced', async () => {
+    const path = await file('both.json', JSON.stringify({ database: { host: 'test-host' } }));
+    const { config } = await loadConfig({
+      path,
+      env: {
+        BIGCHAINDB_DATABASE_NAME: 'test-dbname',
+        BIGCHAINDB_DATABASE_PORT: '4242',
+        BIGCHAINDB_KEYRING: 'pubkey_0:pubkey_1:pubkey_2',
+      },
+    });
+    const expected = defaultConfig();
+    expected.database = { ...expected.database, host: 'test-host', port: 4242, name: 'test-dbname' };
+    expected.keyring = ['pubkey_0', 'pubkey_1', 'pubkey_2'];
+    assert.deepEqual(config, expected);
+  });
+
+  test('the environment wins over the file; new settings have variables too', async () => {
+    const path = await file(
+      'backend.json',
+      JSON.stringify({ database: { backend: 'postgresql', port: 5433 } }),
+    );
+    const { config } = await loadConfig({
+      path,
+      env: {
+        BIGCHAINDB_DATABASE_PORT: '6000',
+        BIGCHAINDB_DATABASE_PATH: '/data/bdb',
+        BIGCHAINDB_BACKLOG_REASSIGN_DELAY: '5',
+        BIGCHAINDB_SERVER_WORKERS: '4',
+        BIGCHAINDB_DATABASE_PASSWORD: 'secret',
+      },
+    });
+    assert.equal(config.database.backend, 'postgresql');
+    assert.equal(config.database.port, 6000);
+    assert.equal(config.database.path, '/data/bdb');
+    assert.equal(config.database.password, 'secret');
+    assert.equal(config.backlog_reassign_delay, 5);
+    assert.equal(config.server.workers, 4);
+  });
+
+  test('malformed JSON and bad values are errors naming the file or variable and the problem', async () => {
+    const broken = await file('broken.json', '{"database": {');
+    await assert.rejects(loadConfig({ path: broken, env: {} }), (error: Error) => {
+      assert.ok(error instanceof ConfigurationError);
+      assert.match(error.message, new RegExp(`^Failed to parse the JSON configuration from \`${broken}\`, `));
+      return true;
+    });
+    await assert.rejects(
+      loadConfig({ path: await file('array.json', '[]'), env: {} }),
+      /must be a JSON object/,
+    );
+    await assert.rejects(
+      loadConfig({ path: await file('port.json', '{"database": {"port": "x"}}'), env: {} }),
+      /Invalid value for database\.port in `.*port\.json`: expected a port number \(1-65535\), got "x"/,
+    );
+    await assert.rejects(
+      loadConfig({ path: join(dir, 'none'), env: { BIGCHAINDB_DATABASE_PORT: 'abc' } }),
+      /Invalid value for database\.port in BIGCHAINDB_DATABASE_PORT: expected a port number \(1-65535\), got "abc"/,
+    );
+    await assert.rejects(
+      loadConfig({ path: join(dir, 'none'), env: { BIGCHAINDB_DATABASE_BACKEND: 'rethinkdb' } }),
+      /database\.backend in BIGCHAINDB_DATABASE_BACKEND: expected one of embedded, postgresql, got "rethinkdb"/,
+    );
+    await assert.rejects(
+      loadConfig({ path: await file('keyring.json', '{"keyring": "abc"}'), env: {} }),
+      /keyring .*expected a list of strings/,
+    );
+  });
+});
