@@ -1,0 +1,156 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { generateKeyPair } from '../../src/protocol/crypto.ts';
+import { startPostgres, type PostgresServer } from '../support/postgres.ts';
+
+const BIN = new URL('../../bin/bigchaindb.js', import.meta.url).pathname;
+
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the real `bigchaindb` binary as a user would, with its own HOME and environment. */
+function cli(args: string[], env: NodeJS.ProcessEnv, input = ''): Promise<Result> {
+  const child = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH, ...env } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stdin.end(input);
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+}
+
+describe('bigchaindb storage commands', () => {
+  let home: string;
+  let env: NodeJS.ProcessEnv;
+  const node = generateKeyPair();
+
+  before(async () => {
+    home = await mkdtemp(join(tmpdir(), 'bigchain-cli-'));
+    env = { HOME: home };
+    const config = {
+      keypair: { public: node.publicKey, private: node.privateKey },
+      database: { path: join(home, 'data') },
+    };
+    await writeFile(join(home, '.bigchaindb'), JSON.stringify(config));
+  });
+  after(async () => {
+    await rm(home, { recursive: true, force: true });
+  });
+
+  test('embedded: init, init again, set-shards/set-replicas refused, drop with and without confirmation', async () => {
+    const dropMissing = await cli(['-y', 'drop'], env);
+    assert.equal(dropMissing.code, 1);
+    assert.match(
+      dropMissing.stderr,
+      /^bigchaindb: Database `.*data` does not exist or is not initialised; run `bigchaindb init`\n$/,
+    );
+
+    const init = await cli(['init'], env);
+    assert.equal(init.code, 0, init.stderr);
+    assert.match(
+      init.stdout,
+      /^Initialised the embedded database in .*\/data; genesis block [0-9a-f]{64}\.\n$/,
+    );
+    const again = await cli(['init'], env);
+    assert.equal(again.code, 0);
+    assert.equal(
+      again.stderr,
+      'The database already exists.\nIf you wish to re-initialize it, first drop it.\n',
+    );
+
+    for (const command of ['set-shards', 'set-replicas']) {
+      const refused = await cli([command, '3'], env);
+      assert.equal(refused.code, 1);
+      assert.match(
+        refused.stderr,
+        new RegExp(`^bigchaindb: ${command} needs the PostgreSQL backend: .*PostgreSQL server`),
+      );
+    }
+    const usage = await cli(['set-shards', 'many'], env);
+    assert.equal(usage.code, 2);
+    assert.match(usage.stderr, /usage: bigchaindb set-shards NUM_SHARDS/);
+
+    const declined = await cli(['drop'], env, 'n\n');
+    assert.equal(declined.code, 0);
+    assert.equal(
+      declined.stdout,
+      `Do you want to drop \`${join(home, 'data')}\` database? [y/n]: Drop aborted\n`,
+    );
+    const confirmed = await cli(['drop'], env, 'y\n');
+    assert.equal(confirmed.code, 0, confirmed.stderr);
+    assert.match(confirmed.stdout, /Dropped the embedded database in .*\/data\.\n$/);
+  });
+
+  test('errors: no keypair, malformed config file, bad environment value, unknown command', async () => {
+    const bare = join(home, 'bare.json');
+    await writeFile(bare, JSON.stringify({ database: { path: join(home, 'other') } }));
+    const noKeys = await cli(['-c', bare, 'init'], env);
+    assert.equal(noKeys.code, 1);
+    assert.match(
+      noKeys.stderr,
+      /no keypair found in the configuration. Did you run `bigchaindb configure`\?/,
+    );
+
+    const broken = join(home, 'broken.json');
+    await writeFile(broken, '{"keypair": ');
+    const malformed = await cli(['--config', broken, 'init'], env);
+    assert.equal(malformed.code, 1);
+    assert.match(malformed.stderr, new RegExp(`Failed to parse the JSON configuration from \`${broken}\``));
+
+    const badPort = await cli(['init'], { ...env, BIGCHAINDB_DATABASE_PORT: 'eighty' });
+    assert.equal(badPort.code, 1);
+    assert.match(badPort.stderr, /Invalid value for database\.port in BIGCHAINDB_DATABASE_PORT/);
+
+    const unknown = await cli(['frobnicate'], env);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /^bigchaindb: unknown command "frobnicate"/);
+  });
+
+  describe('on a PostgreSQL server', () => {
+    let server: PostgresServer;
+    let pgEnv: NodeJS.ProcessEnv;
+    before(async () => {
+      server = await startPostgres();
+      pgEnv = {
+        ...env,
+        BIGCHAINDB_DATABASE_BACKEND: 'postgresql',
+        BIGCHAINDB_DATABASE_HOST: server.host,
+        BIGCHAINDB_DATABASE_PORT: String(server.port),
+        BIGCHAINDB_DATABASE_USER: server.user,
+        BIGCHAINDB_DATABASE_NAME: 'federation',
+      };
+    });
+    after(async () => {
+      await server.stop();
+    });
+
+    test('init creates the database; set-shards and set-replicas say what they did and what is left', async () => {
+      const init = await cli(['init'], pgEnv);
+      assert.equal(init.code, 0, init.stderr);
+      assert.match(
+        init.stdout,
+        new RegExp(`^Initialised the PostgreSQL database \`federation\` on ${server.host}:${server.port}`),
+      );
+      const shards = await cli(['set-shards', '3'], pgEnv);
+      assert.equal(shards.code, 0, shards.stderr);
+      assert.match(shards.stdout, /as 3 hash partitions each in database `federation`/);
+      assert.match(shards.stdout, /^To do: The partitions all live on this PostgreSQL server/m);
+      const replicas = await cli(['set-replicas', '2'], pgEnv);
+      assert.equal(replicas.code, 0, replicas.stderr);
+      assert.match(replicas.stdout, /Every commit now waits until 1 standby has it/);
+      assert.match(replicas.stdout, /^To do: Only 0 of the 1 standbys needed are connected/m);
+      const single = await cli(['set-replicas', '1'], pgEnv);
+      assert.match(single.stdout, /^Commits no longer wait for standbys/);
+      const stopped = await cli(['set-shards', '2'], { ...pgEnv, BIGCHAINDB_DATABASE_PORT: '1' });
+      assert.equal(stopped.code, 1);
+      assert.match(stopped.stderr, /^bigchaindb: cannot connect to the PostgreSQL server/);
+    });
+  });
+});
