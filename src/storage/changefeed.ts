@@ -68,14 +68,14 @@ export class Changefeed<T> implements AsyncIterable<T[]> {
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<T[]> {
-    // Subscribe before the first read, so nothing committed between the two is missed.
-    this.unlisten ??= await this.driver.listen(feedChannel(this.table), () => this.signal());
     let errorDelay = ERROR_RETRY_MIN_MS;
     try {
       while (!this.closed) {
         this.woken = false;
         let rows: FeedFetchRow<T>[];
         try {
+          // Subscribe before the first read, so nothing committed between the two is missed.
+          this.unlisten ??= await this.driver.listen(feedChannel(this.table), this.onWake);
           rows = await this.fetch(this.position, this.batchSize);
           errorDelay = ERROR_RETRY_MIN_MS;
         } catch (error) {
@@ -108,6 +108,9 @@ export class Changefeed<T> implements AsyncIterable<T[]> {
     this.unlisten = undefined;
     await unlisten?.();
   }
+
+  /** One function for every subscription attempt, so a retried listen() does not register it twice. */
+  private readonly onWake = (): void => this.signal();
 
   private signal(): void {
     this.woken = true;

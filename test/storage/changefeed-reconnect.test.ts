@@ -7,13 +7,13 @@ import { PostgresDriver, Storage, type BacklogEntry, type Changefeed } from '../
 import { generateKeyPair, TestChain } from '../support/chain.ts';
 import { startPostgres, type PostgresServer } from '../support/postgres.ts';
 
-/** Reads a feed in the background, recording every row and every fetch error. */
-function follow(feed: Changefeed<BacklogEntry>): { ids: string[]; errors: unknown[]; done: Promise<void> } {
+/** Reads a feed in the background, recording the id of every row. */
+function follow(feed: Changefeed<BacklogEntry>): { ids: string[]; done: Promise<void> } {
   const ids: string[] = [];
   const done = (async () => {
     for await (const batch of feed) ids.push(...batch.map((entry) => entry.transaction.id));
   })();
-  return { ids, errors: [], done };
+  return { ids, done };
 }
 
 async function until(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
@@ -103,6 +103,21 @@ describe('changefeed on PostgreSQL across lost connections', () => {
     assert.deepEqual(
       seen.ids,
       [...before, ...afterwards].map((tx) => tx.id),
+    );
+    await feed.close();
+    await seen.done;
+  });
+
+  test('a feed started while the server is down waits, reports the errors, and then delivers', async () => {
+    await server.kill();
+    const errors: unknown[] = [];
+    const feed = reader.backlogFeed({ onError: (error) => errors.push(error) });
+    const seen = follow(feed);
+    await until('a reported connection error', () => errors.length > 0);
+    await server.start();
+    const rows = await write(3);
+    await until('the rows written once the server is back', () =>
+      rows.every((tx) => seen.ids.includes(tx.id)),
     );
     await feed.close();
     await seen.done;
