@@ -33,9 +33,9 @@ import { electionStatus } from '../protocol/election.ts';
 import { verifyVoteSignature, type Vote } from '../protocol/vote.ts';
 import type { SqlSession } from './driver.ts';
 import { DatabaseAlreadyExists, DatabaseDoesNotExist, StorageError } from './errors.ts';
-import { blockRows } from './rows.ts';
+import { DerivedRows } from './rows.ts';
 import { PARTITIONED_TABLES } from './schema.ts';
-import type { BlockStatus, Storage } from './storage.ts';
+import { insertDerivedRows, type BlockStatus, type Storage } from './storage.ts';
 
 export const BACKUP_FORMAT = 'bigchaindb-backup';
 export const BACKUP_VERSION = 1;
@@ -604,23 +604,14 @@ async function storeVotes(storage: Storage, batch: readonly NumberedVote[]): Pro
   return batch.length;
 }
 
-/** Sets a freshly stored block's status: valid through Storage; invalid also clears its rows' live flags. */
+/** Sets a freshly stored block's status (invalid clears its rows' live flags, without requeueing). */
 async function setStatus(storage: Storage, id: string, status: BlockStatus, line: number): Promise<void> {
   if (status === 'undecided') return;
   let decided: boolean;
   if (status === 'valid') {
     decided = await storage.markBlockValid(id);
   } else {
-    // Like Storage.invalidateBlock but without requeueing into the backlog, which the rule clears anyway.
-    const [row] = await storage.driver.query<{ decided: number }>(
-      `WITH decided AS (UPDATE blocks SET status = 'invalid' WHERE id = $1 AND status = 'undecided' RETURNING id),
-            t AS (UPDATE transactions SET live = false WHERE block_id = $1 AND EXISTS (SELECT 1 FROM decided)),
-            s AS (UPDATE spends SET live = false WHERE block_id = $1 AND EXISTS (SELECT 1 FROM decided)),
-            o AS (UPDATE outputs SET live = false WHERE block_id = $1 AND EXISTS (SELECT 1 FROM decided))
-       SELECT count(*)::int AS decided FROM decided`,
-      [id],
-    );
-    decided = row?.decided === 1;
+    decided = (await storage.invalidateBlock(id, [], { requeue: false })).decided;
   }
   if (!decided) throw new BackupError(line, `block ${id}: could not set its status to ${status}`);
 }
@@ -756,66 +747,19 @@ export async function rebuildDerivedRows(
     );
     const result: RebuildResult = { blocks: 0, transactions: 0, outputs: 0, spends: 0 };
     for (;;) {
-      const stored = await session.query<{ id: string; status: BlockStatus; doc: string }>(
+      const stored = await session.query<{ status: BlockStatus; doc: string }>(
         `FETCH FORWARD ${batchSize} FROM bigchaindb_rebuild`,
       );
       if (stored.length === 0) return result;
-      const transactions = new Columns(6);
-      const outputs = new Columns(5);
-      const spends = new Columns(5);
-      for (const { id, status, doc } of stored) {
-        const rows = blockRows(JSON.parse(doc) as Block);
-        const live = status !== 'invalid';
-        rows.txIds.forEach((txId, i) =>
-          transactions.add(txId, id, rows.positions[i], rows.uuids[i], live, rows.docs[i]),
-        );
-        rows.outputs.txIds.forEach((txId, i) =>
-          outputs.add(txId, rows.outputs.cids[i], rows.outputs.owners[i], id, live),
-        );
-        rows.spends.inputTxids.forEach((txId, i) =>
-          spends.add(txId, rows.spends.inputCids[i], rows.spends.spenders[i], id, live),
-        );
-      }
-      await session.query(
-        `INSERT INTO transactions (tx_id, block_id, position, uuid, live, doc)
-         SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::boolean[], $6::text[])`,
-        transactions.arrays,
-      );
-      // One output row per owner, as Storage writes them; a key listed twice in a condition is one owner.
-      const written = await session.query(
-        `INSERT INTO outputs (tx_id, cid, owner, block_id, live)
-         SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::boolean[])
-         ON CONFLICT DO NOTHING RETURNING 1`,
-        outputs.arrays,
-      );
-      await session.query(
-        `INSERT INTO spends (input_txid, input_cid, spender, block_id, live)
-         SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::boolean[])`,
-        spends.arrays,
-      );
+      const rows = new DerivedRows();
+      for (const { status, doc } of stored) rows.add(JSON.parse(doc) as Block, status !== 'invalid');
+      const written = await insertDerivedRows(session, rows);
       result.blocks += stored.length;
-      result.transactions += transactions.length;
-      result.outputs += written.length;
-      result.spends += spends.length;
+      result.transactions += written.transactions;
+      result.outputs += written.outputs;
+      result.spends += written.spends;
     }
   });
-}
-
-/** Rows gathered column by column, for INSERT … SELECT FROM unnest(…). */
-class Columns {
-  readonly arrays: unknown[][];
-
-  constructor(width: number) {
-    this.arrays = Array.from({ length: width }, () => []);
-  }
-
-  get length(): number {
-    return this.arrays[0]?.length ?? 0;
-  }
-
-  add(...row: unknown[]): void {
-    row.forEach((value, i) => this.arrays[i]?.push(value));
-  }
 }
 
 // --- helpers --------------------------------------------------------------------------------------------
@@ -826,10 +770,7 @@ function positiveInteger(value: number, name: string): number {
 }
 
 function notInitialised(storage: Storage): DatabaseDoesNotExist {
-  return new DatabaseDoesNotExist(
-    `Database \`${storage.name}\` does not exist or is not initialised; run \`bigchaindb init\``,
-    { database: storage.name },
-  );
+  return DatabaseDoesNotExist.named(storage.name);
 }
 
 function messageOf(error: unknown): string {

@@ -3,16 +3,6 @@ import { isRecord } from '../protocol/block.ts';
 import { serialize } from '../protocol/json.ts';
 import type { Transaction } from '../protocol/transaction.ts';
 
-/** Column arrays for one block's rows, ready for INSERT … SELECT FROM unnest(…): one statement per table. */
-export interface BlockRows {
-  txIds: string[];
-  positions: number[];
-  uuids: (string | null)[];
-  docs: string[];
-  outputs: { txIds: string[]; cids: number[]; owners: string[] };
-  spends: { inputTxids: string[]; inputCids: number[]; spenders: string[] };
-}
-
 /**
  * Every public key in a condition's details, at any depth: each participant of a threshold "owns" the
  * output, as 0.6's condition_details_has_owner decided (weights ignored). Conditions given by URI alone
@@ -33,33 +23,64 @@ export function transactionUuid(tx: Transaction): string | null {
   return typeof uuid === 'string' ? uuid : null;
 }
 
-export function blockRows(block: Block): BlockRows {
-  const rows: BlockRows = {
-    txIds: [],
-    positions: [],
-    uuids: [],
-    docs: [],
-    outputs: { txIds: [], cids: [], owners: [] },
-    spends: { inputTxids: [], inputCids: [], spenders: [] },
+/**
+ * The index rows derived from blocks (transactions, outputs, spends), gathered column by column for
+ * INSERT … SELECT FROM unnest(…): one statement per table, however many blocks and rows.
+ */
+export class DerivedRows {
+  readonly transactions = {
+    txIds: [] as string[],
+    blockIds: [] as string[],
+    positions: [] as number[],
+    uuids: [] as (string | null)[],
+    live: [] as boolean[],
+    docs: [] as string[],
   };
-  block.block.transactions.forEach((tx, position) => {
-    rows.txIds.push(tx.id);
-    rows.positions.push(position);
-    rows.uuids.push(transactionUuid(tx));
-    rows.docs.push(serialize(tx));
-    for (const condition of tx.transaction.conditions) {
-      for (const owner of conditionOwners(condition.condition.details)) {
-        rows.outputs.txIds.push(tx.id);
-        rows.outputs.cids.push(condition.cid);
-        rows.outputs.owners.push(owner);
+  readonly outputs = {
+    txIds: [] as string[],
+    cids: [] as number[],
+    owners: [] as string[],
+    blockIds: [] as string[],
+    live: [] as boolean[],
+  };
+  readonly spends = {
+    inputTxids: [] as string[],
+    inputCids: [] as number[],
+    spenders: [] as string[],
+    blockIds: [] as string[],
+    live: [] as boolean[],
+  };
+
+  /** Adds a block's rows; `live` is false for a block decided invalid. */
+  add(block: Block, live = true): this {
+    block.block.transactions.forEach((tx, position) => {
+      const t = this.transactions;
+      t.txIds.push(tx.id);
+      t.blockIds.push(block.id);
+      t.positions.push(position);
+      t.uuids.push(transactionUuid(tx));
+      t.live.push(live);
+      t.docs.push(serialize(tx));
+      for (const condition of tx.transaction.conditions) {
+        for (const owner of conditionOwners(condition.condition.details)) {
+          const o = this.outputs;
+          o.txIds.push(tx.id);
+          o.cids.push(condition.cid);
+          o.owners.push(owner);
+          o.blockIds.push(block.id);
+          o.live.push(live);
+        }
       }
-    }
-    for (const fulfillment of tx.transaction.fulfillments) {
-      if (fulfillment.input === null) continue;
-      rows.spends.inputTxids.push(fulfillment.input.txid);
-      rows.spends.inputCids.push(fulfillment.input.cid);
-      rows.spends.spenders.push(tx.id);
-    }
-  });
-  return rows;
+      for (const fulfillment of tx.transaction.fulfillments) {
+        if (fulfillment.input === null) continue;
+        const s = this.spends;
+        s.inputTxids.push(fulfillment.input.txid);
+        s.inputCids.push(fulfillment.input.cid);
+        s.spenders.push(tx.id);
+        s.blockIds.push(block.id);
+        s.live.push(live);
+      }
+    });
+    return this;
+  }
 }

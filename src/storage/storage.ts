@@ -16,7 +16,7 @@ import {
   DatabaseDoesNotExist,
   type BlockConflict,
 } from './errors.ts';
-import { blockRows } from './rows.ts';
+import { DerivedRows } from './rows.ts';
 import { DROP_STATEMENTS, SCHEMA_VERSION, schemaStatements, type FeedTable } from './schema.ts';
 
 export type BlockStatus = 'undecided' | 'valid' | 'invalid';
@@ -343,10 +343,12 @@ export class Storage {
    * Records an election that decided invalid and, in the same transaction, returns its transactions to the
    * backlog (to a random one of `assignees`) unless another live block holds them. Only the first call for
    * a block does anything, so however many nodes run the election each transaction is requeued once.
+   * With `requeue: false` (a restore, which clears the backlog anyway) nothing goes back to the backlog.
    */
   async invalidateBlock(
     id: string,
     assignees: readonly string[],
+    options: { requeue?: boolean } = {},
   ): Promise<{ decided: boolean; requeued: string[] }> {
     return this.transaction(async (session) => {
       const decided = await session.query(
@@ -357,6 +359,7 @@ export class Storage {
       await session.query('UPDATE transactions SET live = false WHERE block_id = $1', [id]);
       await session.query('UPDATE spends SET live = false WHERE block_id = $1', [id]);
       await session.query('UPDATE outputs SET live = false WHERE block_id = $1', [id]);
+      if (options.requeue === false) return { decided: true, requeued: [] };
       const requeued = await session.query<{ tx_id: string }>(
         `INSERT INTO backlog (tx_id, assignee, tx_timestamp, doc)
          SELECT t.tx_id, ($2::text[])[1 + floor(random() * array_length($2::text[], 1))::int],
@@ -558,44 +561,39 @@ export class Storage {
   }
 
   private async insertBlock(session: SqlSession, block: Block): Promise<void> {
-    const rows = blockRows(block);
     const stored = await session.query(
       `INSERT INTO blocks (id, node_pubkey, block_timestamp, tx_count, doc) VALUES ($1, $2, $3, $4, $5)
        ON CONFLICT DO NOTHING RETURNING id`,
-      [block.id, block.block.node_pubkey, block.block.timestamp, rows.txIds.length, serialize(block)],
+      [
+        block.id,
+        block.block.node_pubkey,
+        block.block.timestamp,
+        block.block.transactions.length,
+        serialize(block),
+      ],
     );
     if (stored.length === 0) throw new BlockConflictError(block.id, [{ kind: 'block' }]);
-    const included = await session.query<{ tx_id: string }>(
-      `INSERT INTO transactions (tx_id, block_id, position, uuid, doc)
-       SELECT t.tx_id, $1, t.position, t.uuid, t.doc FROM unnest($2::text[], $3::int[], $4::text[], $5::text[])
-         AS t(tx_id, position, uuid, doc)
-       ON CONFLICT DO NOTHING RETURNING tx_id`,
-      [block.id, rows.txIds, rows.positions, rows.uuids, rows.docs],
-    );
-    const spent = await session.query<{ spender: string }>(
-      `INSERT INTO spends (input_txid, input_cid, spender, block_id)
-       SELECT s.txid, s.cid, s.spender, $1 FROM unnest($2::text[], $3::int[], $4::text[]) AS s(txid, cid, spender)
-       ON CONFLICT DO NOTHING RETURNING spender`,
-      [block.id, rows.spends.inputTxids, rows.spends.inputCids, rows.spends.spenders],
-    );
-    if (included.length !== rows.txIds.length || spent.length !== rows.spends.spenders.length) {
-      throw new BlockConflictError(block.id, await this.findConflicts(session, block));
+    const rows = new DerivedRows().add(block);
+    const written = await insertDerivedRows(session, rows);
+    if (
+      written.transactions !== rows.transactions.txIds.length ||
+      written.spends !== rows.spends.spenders.length
+    ) {
+      throw new BlockConflictError(block.id, await this.findConflicts(session, block, rows));
     }
-    await session.query(
-      `INSERT INTO outputs (tx_id, cid, owner, block_id)
-       SELECT o.tx_id, o.cid, o.owner, $1 FROM unnest($2::text[], $3::int[], $4::text[]) AS o(tx_id, cid, owner)
-       ON CONFLICT DO NOTHING`,
-      [block.id, rows.outputs.txIds, rows.outputs.cids, rows.outputs.owners],
-    );
-    await session.query('DELETE FROM backlog WHERE tx_id = ANY($1::text[])', [rows.txIds]);
+    await session.query('DELETE FROM backlog WHERE tx_id = ANY($1::text[])', [rows.transactions.txIds]);
   }
 
   /** Which transactions of a refused block clash with live rows (of other blocks, or of itself). */
-  private async findConflicts(session: SqlSession, block: Block): Promise<BlockConflict[]> {
-    const rows = blockRows(block);
+  private async findConflicts(
+    session: SqlSession,
+    block: Block,
+    rows: DerivedRows,
+  ): Promise<BlockConflict[]> {
+    const txIds = rows.transactions.txIds;
     const holders = await session.query<{ tx_id: string; block_id: string }>(
       'SELECT tx_id, block_id FROM transactions WHERE live AND tx_id = ANY($1::text[]) AND block_id <> $2',
-      [rows.txIds, block.id],
+      [txIds, block.id],
     );
     const spenders = await session.query<{
       input_txid: string;
@@ -630,7 +628,7 @@ export class Storage {
     });
     // Duplicates inside the block itself: the same transaction twice, or two spending one output.
     const seen = new Set<string>();
-    for (const txId of rows.txIds) {
+    for (const txId of txIds) {
       if (seen.has(txId)) conflicts.push({ kind: 'included', txId, existingBlock: block.id });
       seen.add(txId);
     }
@@ -706,4 +704,36 @@ function backlogEntry(row: { assignee: string; assigned_at: Date; doc: string })
     assignee: row.assignee,
     assignedAt: new Date(row.assigned_at),
   };
+}
+
+/**
+ * Inserts derived index rows; rows clashing with a unique index (a second live copy of a transaction or
+ * spend) are skipped, and the counts written tell the caller whether any were.
+ */
+export async function insertDerivedRows(
+  session: SqlSession,
+  rows: DerivedRows,
+): Promise<{ transactions: number; outputs: number; spends: number }> {
+  const t = rows.transactions;
+  const transactions = await session.query(
+    `INSERT INTO transactions (tx_id, block_id, position, uuid, live, doc)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::boolean[], $6::text[])
+     ON CONFLICT DO NOTHING RETURNING 1`,
+    [t.txIds, t.blockIds, t.positions, t.uuids, t.live, t.docs],
+  );
+  const s = rows.spends;
+  const spends = await session.query(
+    `INSERT INTO spends (input_txid, input_cid, spender, block_id, live)
+     SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::boolean[])
+     ON CONFLICT DO NOTHING RETURNING 1`,
+    [s.inputTxids, s.inputCids, s.spenders, s.blockIds, s.live],
+  );
+  const o = rows.outputs;
+  const outputs = await session.query(
+    `INSERT INTO outputs (tx_id, cid, owner, block_id, live)
+     SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::boolean[])
+     ON CONFLICT DO NOTHING RETURNING 1`,
+    [o.txIds, o.cids, o.owners, o.blockIds, o.live],
+  );
+  return { transactions: transactions.length, outputs: outputs.length, spends: spends.length };
 }
