@@ -1,11 +1,19 @@
-import { readFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, openSync, readFileSync, rmSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
 import type { Readable, Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import { loadConfig, type NodeConfig } from '../config/config.ts';
 import { prepareGenesisBlock } from '../protocol/block.ts';
 import { publicKeyFromPrivate } from '../protocol/crypto.ts';
 import { BigchainDBError } from '../protocol/errors.ts';
 import { setReplicas, setShards, type AdminReport } from '../storage/admin.ts';
+import {
+  backup,
+  pruneAfterLastValidBlock,
+  rebuildDerivedRows,
+  restore,
+  type BackupProgress,
+} from '../storage/maintenance.ts';
 import { DatabaseAlreadyExists } from '../storage/errors.ts';
 import { openStorage } from '../storage/open.ts';
 import type { Storage } from '../storage/storage.ts';
@@ -40,6 +48,11 @@ commands:
   drop              Drop the database
   set-shards N      Configure number of shards (PostgreSQL backend: hash partitions)
   set-replicas N    Configure number of replicas (PostgreSQL backend: synchronous standbys)
+  backup FILE       Save every block and vote to FILE (NDJSON; - for stdout)
+  restore FILE      Restore a backup into an empty database (- for stdin), then apply the restore rule
+  prune [--rebuild] Apply the restore rule after restoring a snapshot or a pg_dump: clear the backlog, drop
+                    blocks after the last valid block and their votes, rebuild indexes (--rebuild: also
+                    re-derive the transaction, output and spend rows from the blocks)
   start             Start BigchainDB (the node pipelines and HTTP API are being built)
 
 options:
@@ -67,6 +80,9 @@ const COMMANDS: Record<string, Command> = {
   drop: runDrop,
   'set-shards': (context) => runAdmin(context, 'set-shards', 'num_shards', setShards),
   'set-replicas': (context) => runAdmin(context, 'set-replicas', 'num_replicas', setReplicas),
+  backup: runBackup,
+  restore: runRestore,
+  prune: runPrune,
   start: runStart,
 };
 
@@ -232,6 +248,114 @@ async function runAdmin(
   const report = await withStorage(cfg, (storage) => action(storage, count));
   for (const line of report.done) context.io.stdout.write(`${line}\n`);
   for (const line of report.todo) context.io.stdout.write(`To do: ${line}\n`);
+}
+
+function fileArgument(context: Context, command: string): string {
+  const [file, extra] = context.args;
+  if (file === undefined || extra !== undefined) throw new CliError(`usage: bigchaindb ${command} FILE`, 2);
+  return file;
+}
+
+/** A progress line rewritten in place on a terminal (nothing when stderr is a file or pipe). */
+function progressLine(io: CliIO, verb: string): { update(done: BackupProgress): void; end(): void } {
+  const stream = io.stderr as Writable & { isTTY?: boolean };
+  let shown = false;
+  return {
+    update(done) {
+      if (!stream.isTTY) return;
+      stream.write(`\r${verb} ${done.blocks} blocks, ${done.votes} votes`);
+      shown = true;
+    },
+    end() {
+      if (shown) stream.write('\n');
+    },
+  };
+}
+
+/** Opens FILE for the backup, refusing to overwrite one: a backup is worth more than a typo. */
+function createBackupFile(file: string): Writable {
+  try {
+    return createWriteStream(file, { fd: openSync(file, 'wx') });
+  } catch (error) {
+    throw new CliError(`cannot create ${file}: ${describe(error)}`);
+  }
+}
+
+async function runBackup(context: Context): Promise<void> {
+  const file = fileArgument(context, 'backup');
+  const cfg = await config(context);
+  const toStdout = file === '-';
+  const out = toStdout ? context.io.stdout : createBackupFile(file);
+  const progress = progressLine(context.io, 'backed up');
+  try {
+    const summary = await withStorage(cfg, (storage) =>
+      backup(storage, out, { onProgress: progress.update }),
+    );
+    progress.end();
+    if (!toStdout) {
+      out.end();
+      await finished(out);
+    }
+    const where = toStdout ? '' : ` to ${file}`;
+    context.io.stderr.write(`Backed up ${summary.blocks} blocks and ${summary.votes} votes${where}.\n`);
+  } catch (error) {
+    if (!toStdout) {
+      out.destroy();
+      rmSync(file, { force: true });
+    }
+    throw error;
+  }
+}
+
+function openBackupFile(file: string): Readable {
+  try {
+    return createReadStream(file, { fd: openSync(file, 'r'), encoding: 'utf8' });
+  } catch (error) {
+    throw new CliError(`cannot read ${file}: ${describe(error)}`);
+  }
+}
+
+async function runRestore(context: Context): Promise<void> {
+  const file = fileArgument(context, 'restore');
+  const cfg = await config(context);
+  const input = file === '-' ? context.io.stdin : openBackupFile(file);
+  const federation = cfg.keypair.public === null ? undefined : [...cfg.keyring, cfg.keypair.public];
+  const progress = progressLine(context.io, 'restored');
+  const summary = await withStorage(
+    cfg,
+    (storage) =>
+      restore(storage, input, {
+        onProgress: progress.update,
+        ...(federation === undefined ? {} : { federation }),
+      }),
+    { create: true },
+  );
+  progress.end();
+  context.io.stdout.write(
+    `Restored ${summary.blocks} blocks and ${summary.votes} votes into the ${databaseLabel(cfg)}.\n` +
+      `Kept everything up to the last valid block ${summary.lastValidBlock}; dropped ${summary.droppedBlocks} ` +
+      `blocks after it and their ${summary.droppedVotes} votes; the backlog is empty.\n`,
+  );
+}
+
+async function runPrune(context: Context): Promise<void> {
+  const rebuild = context.args[0] === '--rebuild';
+  if (context.args.length > (rebuild ? 1 : 0)) throw new CliError('usage: bigchaindb prune [--rebuild]', 2);
+  const cfg = await config(context);
+  await withStorage(cfg, async (storage) => {
+    if (rebuild) {
+      const rebuilt = await rebuildDerivedRows(storage);
+      context.io.stdout.write(
+        `Re-derived ${rebuilt.transactions} transaction, ${rebuilt.outputs} output and ${rebuilt.spends} spend ` +
+          `rows from ${rebuilt.blocks} blocks.\n`,
+      );
+    }
+    const pruned = await pruneAfterLastValidBlock(storage);
+    context.io.stdout.write(
+      `Kept everything up to the last valid block ${pruned.lastValidBlock}; deleted ${pruned.blocks.length} ` +
+        `blocks after it, ${pruned.votes} votes on them and ${pruned.backlog} backlog entries; rebuilt the indexes.\n`,
+    );
+  });
 }
 
 async function runStart(context: Context): Promise<void> {

@@ -1,6 +1,9 @@
+import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import type { SqlDriver, SqlSession } from './driver.ts';
+import { StorageError } from './errors.ts';
 
 /** `database.path` value that keeps the embedded database in memory only (tests, throwaway nodes). */
 export const IN_MEMORY_PATH = 'memory://';
@@ -12,12 +15,26 @@ export const IN_MEMORY_PATH = 'memory://';
 export class PGliteDriver implements SqlDriver {
   readonly backend = 'embedded';
 
-  private constructor(private readonly db: PGlite) {}
+  private constructor(
+    private readonly db: PGlite,
+    private readonly lockFile: string | undefined,
+  ) {}
 
-  /** Opens (creating if needed) the data directory; IN_MEMORY_PATH keeps nothing on disk. */
+  /**
+   * Opens (creating if needed) the data directory; IN_MEMORY_PATH keeps nothing on disk. A lock file keeps
+   * a second process (a node, or a CLI command while the node runs) from opening the same directory, which
+   * would corrupt it: PGlite has no postmaster to arbitrate.
+   */
   static async open(path: string): Promise<PGliteDriver> {
-    if (path !== IN_MEMORY_PATH) await mkdir(path, { recursive: true });
-    return new PGliteDriver(await PGlite.create(path === IN_MEMORY_PATH ? undefined : path));
+    if (path === IN_MEMORY_PATH) return new PGliteDriver(await PGlite.create(), undefined);
+    await mkdir(path, { recursive: true });
+    const lockFile = lockDataDirectory(path);
+    try {
+      return new PGliteDriver(await PGlite.create(path), lockFile);
+    } catch (error) {
+      rmSync(lockFile, { force: true });
+      throw error;
+    }
   }
 
   async query<Row>(text: string, params: readonly unknown[] = []): Promise<Row[]> {
@@ -45,5 +62,44 @@ export class PGliteDriver implements SqlDriver {
 
   async close(): Promise<void> {
     if (!this.db.closed) await this.db.close();
+    if (this.lockFile !== undefined) rmSync(this.lockFile, { force: true });
   }
+}
+
+const LOCK_FILE = 'bigchaindb.lock';
+
+function processIsAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists but belongs to someone else.
+    return typeof error === 'object' && error !== null && 'code' in error && error.code === 'EPERM';
+  }
+}
+
+/** Creates the lock file holding our pid; takes over one left by a process that no longer runs. */
+function lockDataDirectory(path: string): string {
+  const lockFile = join(path, LOCK_FILE);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(lockFile, 'wx');
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return lockFile;
+    } catch (error) {
+      if (!(typeof error === 'object' && error !== null && 'code' in error && error.code === 'EEXIST'))
+        throw error;
+    }
+    const holder = Number(readFileSync(lockFile, 'utf8'));
+    if (Number.isInteger(holder) && holder > 0 && processIsAlive(holder)) {
+      throw new StorageError(
+        `The embedded database in ${path} is in use by process ${holder} (a running node?). ` +
+          'Only one process can open it at a time: stop that process first.',
+        { path, pid: holder },
+      );
+    }
+    rmSync(lockFile, { force: true });
+  }
+  throw new StorageError(`Could not lock the embedded database in ${path}`, { path });
 }

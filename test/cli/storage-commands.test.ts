@@ -88,6 +88,43 @@ describe('bigchaindb storage commands', () => {
     assert.match(confirmed.stdout, /Dropped the embedded database in .*\/data\.\n$/);
   });
 
+  test('embedded: backup to a file, restore it into an empty database, prune', async () => {
+    const local = { ...env, BIGCHAINDB_DATABASE_PATH: join(home, 'backed-up') };
+    const file = join(home, 'node.ndjson');
+    assert.equal((await cli(['init'], local)).code, 0);
+    const saved = await cli(['backup', file], local);
+    assert.equal(saved.code, 0, saved.stderr);
+    assert.equal(saved.stderr, `Backed up 1 blocks and 0 votes to ${file}.\n`);
+    const overwrite = await cli(['backup', file], local);
+    assert.equal(overwrite.code, 1);
+    assert.match(overwrite.stderr, /^bigchaindb: cannot create .*node\.ndjson: EEXIST/);
+
+    const occupied = await cli(['restore', file], local);
+    assert.equal(occupied.code, 1);
+    assert.match(
+      occupied.stderr,
+      /is already initialised; restore only writes into an empty database: run `bigchaindb drop` first/,
+    );
+    assert.equal((await cli(['-y', 'drop'], local)).code, 0);
+    const restored = await cli(['restore', file], local);
+    assert.equal(restored.code, 0, restored.stderr);
+    assert.match(
+      restored.stdout,
+      /^Restored 1 blocks and 0 votes into the embedded database in .*backed-up\.\n/,
+    );
+    assert.match(restored.stdout, /dropped 0 blocks after it and their 0 votes; the backlog is empty\.\n$/);
+    const pruned = await cli(['prune', '--rebuild'], local);
+    assert.equal(pruned.code, 0, pruned.stderr);
+    assert.match(pruned.stdout, /^Re-derived 1 transaction, 1 output and 0 spend rows from 1 blocks\.\n/m);
+    assert.match(
+      pruned.stdout,
+      /deleted 0 blocks after it, 0 votes on them and 0 backlog entries; rebuilt the indexes/,
+    );
+    const missing = await cli(['restore', join(home, 'nope.ndjson')], local);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /^bigchaindb: cannot read .*nope\.ndjson: ENOENT/);
+  });
+
   test('errors: no keypair, malformed config file, bad environment value, unknown command', async () => {
     const bare = join(home, 'bare.json');
     await writeFile(bare, JSON.stringify({ database: { path: join(home, 'other') } }));
