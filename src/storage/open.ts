@@ -4,24 +4,15 @@ import { join } from 'node:path';
 import type { BackendName, SqlDriver } from './driver.ts';
 import { DatabaseDoesNotExist } from './errors.ts';
 import { IN_MEMORY_PATH, PGliteDriver } from './pglite-driver.ts';
-import { createDatabaseIfMissing, PostgresDriver } from './postgres-driver.ts';
+import { createDatabaseIfMissing, PostgresDriver, type PostgresConnection } from './postgres-driver.ts';
 import { Storage } from './storage.ts';
 
-/** The `database` section of the node configuration. */
-export interface DatabaseConfig {
+/** The `database` section of the node configuration: the server settings are used by `postgresql` only. */
+export interface DatabaseConfig extends PostgresConnection {
   /** `embedded` (PGlite in this process, the default) or `postgresql` (a server a federation shares) */
   backend: BackendName;
   /** embedded: the data directory, or `memory://` to keep nothing on disk */
   path: string;
-  /** postgresql: where the server is and which database to use */
-  host: string;
-  port: number;
-  name: string;
-  /** null or absent: the PostgreSQL client's defaults (PGUSER, the OS user) */
-  user?: string | null;
-  password?: string | null;
-  /** postgresql: pooled connections per node process */
-  poolSize?: number;
 }
 
 export const DEFAULT_DATABASE_CONFIG: DatabaseConfig = {

@@ -6,6 +6,7 @@ export interface PostgresConnection {
   port: number;
   /** the database (`database.name`) */
   name: string;
+  /** null or absent: the PostgreSQL client's defaults (PGUSER, the OS user) */
   user?: string | null;
   password?: string | null;
   /** pooled connections for queries; the changefeed listener has one more of its own */

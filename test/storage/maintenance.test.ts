@@ -8,12 +8,10 @@ import { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import pg from 'pg';
 import { blockId, createBlock, type Block } from '../../src/protocol/block.ts';
 import type { KeyPair } from '../../src/protocol/crypto.ts';
 import type { Transaction } from '../../src/protocol/transaction.ts';
 import { createVote, type Vote } from '../../src/protocol/vote.ts';
-import type { BackendName, SqlDriver } from '../../src/storage/driver.ts';
 import { DatabaseAlreadyExists } from '../../src/storage/errors.ts';
 import {
   backup,
@@ -24,80 +22,13 @@ import {
   type BackupOptions,
   type BackupProgress,
 } from '../../src/storage/maintenance.ts';
-import { IN_MEMORY_PATH, PGliteDriver } from '../../src/storage/pglite-driver.ts';
-import { PostgresDriver } from '../../src/storage/postgres-driver.ts';
+import { PGliteDriver } from '../../src/storage/pglite-driver.ts';
 import { Storage } from '../../src/storage/storage.ts';
 import { generateKeyPair, TestChain } from '../support/chain.ts';
-import { findPostgresBin, startPostgres, type PostgresServer } from '../support/postgres.ts';
+import { findPostgresBin } from '../support/postgres.ts';
+import { BACKEND_NAMES, startBackend, type StorageBackend } from '../support/storage-backends.ts';
 
 const execFileAsync = promisify(execFile);
-
-// --- backends -------------------------------------------------------------------------------------------
-
-interface Backend {
-  name: BackendName;
-  /** A Storage on an empty, uninitialised database (embedded: the one shared instance, emptied). */
-  fresh(): Promise<Storage>;
-  close(): Promise<void>;
-  server?: PostgresServer;
-}
-
-/** PGlite takes seconds to start: one in-memory instance per file, emptied by fresh(), never closed by tests. */
-async function embeddedBackend(): Promise<Backend> {
-  const driver = await PGliteDriver.open(IN_MEMORY_PATH);
-  const shared: SqlDriver = {
-    backend: driver.backend,
-    query: (text, params) => driver.query(text, params),
-    transaction: (work) => driver.transaction(work),
-    exec: (script) => driver.exec(script),
-    listen: (channel, onWake) => driver.listen(channel, onWake),
-    close: async () => {},
-  };
-  return {
-    name: 'embedded',
-    async fresh() {
-      const storage = new Storage(shared, 'memory');
-      if (await storage.isInitialized()) await storage.drop();
-      return storage;
-    },
-    close: () => driver.close(),
-  };
-}
-
-/** One server per file; every fresh() is a new database on it. */
-async function postgresBackend(): Promise<Backend> {
-  const server = await startPostgres();
-  const opened: Storage[] = [];
-  let databases = 0;
-  return {
-    name: 'postgresql',
-    server,
-    async fresh() {
-      const name = `maintenance_${++databases}`;
-      await adminQuery(server, `CREATE DATABASE ${name}`);
-      const storage = new Storage(
-        new PostgresDriver({ host: server.host, port: server.port, name, user: server.user }),
-        name,
-      );
-      opened.push(storage);
-      return storage;
-    },
-    async close() {
-      await Promise.all(opened.map((storage) => storage.close()));
-      await server.stop();
-    },
-  };
-}
-
-async function adminQuery(server: PostgresServer, sql: string): Promise<void> {
-  const admin = new pg.Client({ connectionString: server.connectionString });
-  await admin.connect();
-  try {
-    await admin.query(sql);
-  } finally {
-    await admin.end();
-  }
-}
 
 // --- a chain with every kind of block -------------------------------------------------------------------
 
@@ -258,11 +189,11 @@ class SlowSink extends Writable {
 
 // --- the suite, once per backend -------------------------------------------------------------------------
 
-for (const name of ['embedded', 'postgresql'] as const) {
+for (const name of BACKEND_NAMES) {
   describe(`backup and restore [${name}]`, () => {
-    let backend: Backend;
+    let backend: StorageBackend;
     before(async () => {
-      backend = name === 'embedded' ? await embeddedBackend() : await postgresBackend();
+      backend = await startBackend(name);
     });
     after(async () => {
       await backend.close();

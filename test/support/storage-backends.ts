@@ -12,6 +12,8 @@ export interface StorageBackend {
   /** A Storage on an empty, not yet initialised database that no other test uses. */
   fresh(): Promise<Storage>;
   close(): Promise<void>;
+  /** the PostgreSQL server, for tests that run its tools (absent for the embedded backend) */
+  server?: PostgresServer;
 }
 
 /**
@@ -40,7 +42,7 @@ async function embeddedBackend(): Promise<StorageBackend> {
 }
 
 /** One server per file (initdb takes ~2 s); each fresh() is a new database on it, so tests stay apart. */
-async function postgresBackend(): Promise<StorageBackend & { server: PostgresServer }> {
+async function postgresBackend(): Promise<StorageBackend> {
   const server = await startPostgres();
   const opened: Storage[] = [];
   let databases = 0;
