@@ -1,5 +1,6 @@
 import { BackendUnsupported, StorageError } from './errors.ts';
 import {
+  hasPrimaryKey,
   PARTITIONED_TABLES,
   tableIndexStatements,
   tableStatements,
@@ -52,7 +53,9 @@ export async function setShards(storage: Storage, shards: number): Promise<Admin
     for (const table of TABLES) {
       const old = `${table}_before_resharding`;
       await session.query(`ALTER TABLE ${table} RENAME TO ${old}`);
-      await session.query(`ALTER TABLE ${old} RENAME CONSTRAINT ${table}_pkey TO ${old}_pkey`);
+      if (hasPrimaryKey(table)) {
+        await session.query(`ALTER TABLE ${old} RENAME CONSTRAINT ${table}_pkey TO ${old}_pkey`);
+      }
       for (const statement of tableStatements(table, shards)) await session.query(statement);
       const copied = await session.query(`INSERT INTO ${table} SELECT * FROM ${old} RETURNING 1`);
       rows += copied.length;

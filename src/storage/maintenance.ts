@@ -329,6 +329,7 @@ export async function restore(
 
     const pruned = await pruneAfterLastValidBlock(storage);
     await storage.driver.query('DELETE FROM bigchaindb_meta WHERE key = $1', [RESTORE_MARKER]);
+    await storage.analyze();
     report();
     return {
       ...done,
@@ -740,26 +741,28 @@ export async function rebuildDerivedRows(
 ): Promise<RebuildResult> {
   const batchSize = positiveInteger(options.batchSize ?? 100, 'batchSize');
   if (!(await storage.isInitialized())) throw notInitialised(storage);
-  return storage.driver.transaction(async (session) => {
+  const result = await storage.driver.transaction(async (session) => {
     await session.query('TRUNCATE transactions, outputs, spends');
     await session.query(
       'DECLARE bigchaindb_rebuild NO SCROLL CURSOR FOR SELECT id, status, doc FROM blocks ORDER BY seq',
     );
-    const result: RebuildResult = { blocks: 0, transactions: 0, outputs: 0, spends: 0 };
+    const totals: RebuildResult = { blocks: 0, transactions: 0, outputs: 0, spends: 0 };
     for (;;) {
       const stored = await session.query<{ status: BlockStatus; doc: string }>(
         `FETCH FORWARD ${batchSize} FROM bigchaindb_rebuild`,
       );
-      if (stored.length === 0) return result;
+      if (stored.length === 0) return totals;
       const rows = new DerivedRows();
       for (const { status, doc } of stored) rows.add(JSON.parse(doc) as Block, status !== 'invalid');
       const written = await insertDerivedRows(session, rows);
-      result.blocks += stored.length;
-      result.transactions += written.transactions;
-      result.outputs += written.outputs;
-      result.spends += written.spends;
+      totals.blocks += stored.length;
+      totals.transactions += written.transactions;
+      totals.outputs += written.outputs;
+      totals.spends += written.spends;
     }
   });
+  await storage.analyze();
+  return result;
 }
 
 // --- helpers --------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 import type { Block } from '../protocol/block.ts';
 import { isRecord } from '../protocol/block.ts';
+import { randomUUID } from 'node:crypto';
 import { serialize } from '../protocol/json.ts';
 import type { Transaction } from '../protocol/transaction.ts';
 
@@ -83,4 +84,19 @@ export class DerivedRows {
     });
     return this;
   }
+}
+
+/**
+ * serialize(block), given its transactions already serialized (by DerivedRows): the rest of the block is
+ * serialized around a placeholder, which the transaction texts then replace. The placeholder is random, so
+ * no content of the block can contain it; canonical JSON of an array is its elements' texts joined by ','.
+ */
+export function blockText(block: Block, transactionTexts: readonly string[]): string {
+  const placeholder = serialize(`bigchaindb-transactions-${randomUUID()}`);
+  const skeleton = serialize({
+    ...block,
+    block: { ...block.block, transactions: [JSON.parse(placeholder)] },
+  });
+  const at = skeleton.indexOf(placeholder);
+  return skeleton.slice(0, at) + transactionTexts.join(',') + skeleton.slice(at + placeholder.length);
 }

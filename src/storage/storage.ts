@@ -16,7 +16,7 @@ import {
   DatabaseDoesNotExist,
   type BlockConflict,
 } from './errors.ts';
-import { DerivedRows } from './rows.ts';
+import { blockText, DerivedRows } from './rows.ts';
 import { DROP_STATEMENTS, SCHEMA_VERSION, schemaStatements, type FeedTable } from './schema.ts';
 
 export type BlockStatus = 'undecided' | 'valid' | 'invalid';
@@ -84,6 +84,8 @@ export interface TableCounts {
 }
 
 const UNDEFINED_TABLE = '42P01';
+const ANALYZE_MIN_ROWS = 1000;
+const ANALYZE_GROWTH = 0.1;
 const DUPLICATE_TABLE = '42P07';
 
 function errorCode(error: unknown): string | undefined {
@@ -123,6 +125,10 @@ const FEED_SELECT =
  * whatever the number of rows, so callers pass batches.
  */
 export class Storage {
+  /** transactions rows at the last analyze(), and written since: see analyzeWhenGrown */
+  private analyzedRows = 0;
+  private rowsSinceAnalyze = 0;
+
   constructor(
     readonly driver: SqlDriver,
     /** the database's name, for messages */
@@ -308,6 +314,30 @@ export class Storage {
    */
   async writeBlock(block: Block): Promise<void> {
     await this.transaction((session) => this.insertBlock(session, block));
+    await this.analyzeWhenGrown(block.block.transactions.length);
+  }
+
+  /**
+   * Refreshes the planner's statistics and reclaims the backlog's deleted rows. A PostgreSQL server's
+   * autovacuum does this by itself; PGlite has none, and without statistics its planner turned batched
+   * lookups into scans of the whole chain (bench:storage: 7 ms → 0.94 s per 100 ids at 1M transactions).
+   */
+  async analyze(): Promise<void> {
+    await this.run('ANALYZE blocks, transactions, outputs, spends, votes');
+    await this.run('VACUUM (ANALYZE) backlog');
+    const [row] = await this.run<{ rows: number }>(
+      "SELECT greatest(reltuples, 0)::float8 AS rows FROM pg_class WHERE relname = 'transactions'",
+    );
+    this.analyzedRows = row?.rows ?? 0;
+    this.rowsSinceAnalyze = 0;
+  }
+
+  /** On the embedded backend, analyze() once the chain has grown by a tenth (autovacuum's own rule). */
+  private async analyzeWhenGrown(rows: number): Promise<void> {
+    if (this.backend !== 'embedded') return;
+    this.rowsSinceAnalyze += rows;
+    if (this.rowsSinceAnalyze >= Math.max(ANALYZE_MIN_ROWS, ANALYZE_GROWTH * this.analyzedRows))
+      await this.analyze();
   }
 
   async getBlocks(ids: readonly string[]): Promise<Map<string, StoredBlock>> {
@@ -561,6 +591,7 @@ export class Storage {
   }
 
   private async insertBlock(session: SqlSession, block: Block): Promise<void> {
+    const rows = new DerivedRows().add(block);
     const stored = await session.query(
       `INSERT INTO blocks (id, node_pubkey, block_timestamp, tx_count, doc) VALUES ($1, $2, $3, $4, $5)
        ON CONFLICT DO NOTHING RETURNING id`,
@@ -569,11 +600,10 @@ export class Storage {
         block.block.node_pubkey,
         block.block.timestamp,
         block.block.transactions.length,
-        serialize(block),
+        blockText(block, rows.transactions.docs),
       ],
     );
     if (stored.length === 0) throw new BlockConflictError(block.id, [{ kind: 'block' }]);
-    const rows = new DerivedRows().add(block);
     const written = await insertDerivedRows(session, rows);
     if (
       written.transactions !== rows.transactions.txIds.length ||

@@ -396,4 +396,21 @@ describeEachBackend('storage', (backend) => {
       assert.equal((await storage.getSpenders([{ txid: asset.id, cid: 0 }])).length, 1);
     }
   });
+
+  test('planner statistics: the embedded backend analyzes as the chain grows, a server leaves it to autovacuum', async () => {
+    const { storage, chain } = await initialised();
+    const owner = generateKeyPair().publicKey;
+    const statistics = async () => {
+      const [row] = await storage.driver.query<{ rows: number }>(
+        "SELECT reltuples::float8 AS rows FROM pg_class WHERE relname = 'transactions'",
+      );
+      return row?.rows;
+    };
+    for (let i = 0; i < 2; i++) {
+      await storage.writeBlock(chain.block(Array.from({ length: 600 }, () => chain.create(owner))));
+    }
+    if (backend().name === 'embedded') assert.equal(await statistics(), 1201);
+    await storage.analyze();
+    assert.equal(await statistics(), 1201);
+  });
 });
