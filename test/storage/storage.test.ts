@@ -397,7 +397,7 @@ describeEachBackend('storage', (backend) => {
     }
   });
 
-  test('planner statistics: the embedded backend analyzes as the chain grows, a server leaves it to autovacuum', async () => {
+  test('planner statistics are refreshed as the chain grows, without waiting for autovacuum', async () => {
     const { storage, chain } = await initialised();
     const owner = generateKeyPair().publicKey;
     const statistics = async () => {
@@ -409,8 +409,6 @@ describeEachBackend('storage', (backend) => {
     for (let i = 0; i < 2; i++) {
       await storage.writeBlock(chain.block(Array.from({ length: 600 }, () => chain.create(owner))));
     }
-    if (backend().name === 'embedded') assert.equal(await statistics(), 1201);
-    await storage.analyze();
     assert.equal(await statistics(), 1201);
   });
 });
