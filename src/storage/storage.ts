@@ -84,8 +84,8 @@ export interface TableCounts {
 }
 
 const UNDEFINED_TABLE = '42P01';
-const ANALYZE_MIN_ROWS = 1000;
-const ANALYZE_GROWTH = 0.1;
+const ANALYZE_MIN_ROWS = 10_000;
+const ANALYZE_GROWTH = 0.2;
 const DUPLICATE_TABLE = '42P07';
 
 function errorCode(error: unknown): string | undefined {
@@ -335,7 +335,10 @@ export class Storage {
     this.rowsSinceAnalyze = 0;
   }
 
-  /** analyze() once the chain has grown by a tenth since the last time (autovacuum's own rule). */
+  /**
+   * analyze() once the chain has grown by a fifth (and by at least 10,000 transactions) since the last time:
+   * each run samples every table, which cost a quarter of the block-write rate when done every 10 %.
+   */
   private async analyzeWhenGrown(rows: number): Promise<void> {
     this.rowsSinceAnalyze += rows;
     if (this.rowsSinceAnalyze >= Math.max(ANALYZE_MIN_ROWS, ANALYZE_GROWTH * this.analyzedRows))
