@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { timestamp } from '../../src/protocol/crypto.ts';
+import {
+  createInputCondition,
+  lookupInTransactions,
+  type Transaction,
+} from '../../src/protocol/transaction.ts';
+import { checkFulfillments } from '../../src/protocol/validation.ts';
+import { InvalidSignature } from '../../src/protocol/validation-errors.ts';
+import { VerifyPool, VerifyPoolError, type VerifyJob } from '../../src/node/verify-pool.ts';
+import { generateKeyPair, TestChain } from '../support/chain.ts';
+
+function job(tx: Transaction, known: Transaction[] = []): VerifyJob {
+  const lookup = lookupInTransactions(known);
+  const inputConditions = tx.transaction.fulfillments.map(
+    (f) => (f.input ? lookup(f) : createInputCondition(f))!,
+  );
+  return { tx, inputConditions, now: timestamp() };
+}
+
+/** The same transaction with the first signature swapped for the one of another transaction. */
+function forged(tx: Transaction, donor: Transaction): Transaction {
+  const copy = structuredClone(tx);
+  copy.transaction.fulfillments[0]!.fulfillment = donor.transaction.fulfillments[0]!.fulfillment;
+  return copy;
+}
+
+describe('verify pool (signature checks on worker threads)', () => {
+  let pool: VerifyPool;
+  const chain = new TestChain();
+  before(() => {
+    pool = new VerifyPool(2);
+  });
+  after(async () => {
+    await pool.close();
+  });
+
+  test('answers each job in order: null when valid, the error checkFulfillments would throw otherwise', async () => {
+    const alice = generateKeyPair();
+    const assets = Array.from({ length: 9 }, () => chain.create(alice.publicKey));
+    const transfer = chain.transfer(assets[0]!, alice, generateKeyPair().publicKey);
+    const bad = forged(assets[1]!, assets[2]!);
+    const jobs = [...assets.map((tx) => job(tx)), job(bad), job(transfer, assets)];
+    const results = await pool.verify(jobs);
+    assert.equal(results.length, jobs.length);
+    assert.deepEqual(
+      results.map((result) => result === null),
+      [true, true, true, true, true, true, true, true, true, false, true],
+    );
+    const failure = results[9];
+    assert.ok(failure instanceof InvalidSignature);
+    const inThread = (() => {
+      try {
+        checkFulfillments(bad, jobs[9]!.inputConditions, jobs[9]!.now);
+      } catch (error) {
+        return error as Error;
+      }
+      return undefined;
+    })();
+    assert.equal(failure.message, inThread?.message);
+    assert.deepEqual(failure.details, (inThread as InvalidSignature).details);
+    assert.deepEqual(await pool.verify([]), []);
+  });
+
+  test('batches larger than the pool are split over every worker and come back whole', async () => {
+    const owner = generateKeyPair().publicKey;
+    const txs = Array.from({ length: 101 }, () => chain.create(owner));
+    const results = await pool.verify(txs.map((tx) => job(tx)));
+    assert.equal(results.length, 101);
+    assert.ok(results.every((result) => result === null));
+  });
+
+  test('a closed pool refuses work; a pool needs at least one worker', async () => {
+    const small = new VerifyPool(1);
+    await small.close();
+    await assert.rejects(small.verify([job(chain.create(generateKeyPair().publicKey))]), VerifyPoolError);
+    assert.throws(() => new VerifyPool(0), /at least 1 worker, not 0/);
+  });
+});
