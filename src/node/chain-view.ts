@@ -37,12 +37,18 @@ export class ChainView implements ValidationContext {
     private readonly live: Set<string>,
     private readonly spenders: Map<string, string>,
     private readonly loaded: Set<string>,
+    private readonly exceptBlock: string | undefined,
   ) {}
 
   static async load(
     storage: Storage,
     txs: readonly unknown[],
-    options: { federation: readonly string[]; now?: () => string },
+    options: {
+      federation: readonly string[];
+      now?: () => string;
+      /** validating a stored block's transactions (voting): that block's own rows are not "the chain" */
+      exceptBlock?: string;
+    },
   ): Promise<ChainView> {
     const inputs = inputsOf(txs);
     const ids = [
@@ -51,7 +57,12 @@ export class ChainView implements ValidationContext {
         ...inputs.map((input) => input.txid),
       ]),
     ];
-    const [copies, spends] = await Promise.all([storage.getTransactions(ids), storage.getSpenders(inputs)]);
+    const [allCopies, allSpends] = await Promise.all([
+      storage.getTransactions(ids),
+      storage.getSpenders(inputs),
+    ]);
+    const copies = allCopies.filter((copy) => copy.blockId !== options.exceptBlock);
+    const spends = allSpends.filter((spend) => spend.blockId !== options.exceptBlock);
     const valid = new Map<string, Transaction>();
     const live = new Set<string>();
     for (const copy of copies) {
@@ -60,14 +71,16 @@ export class ChainView implements ValidationContext {
     }
     const spenders = new Map(spends.map((spend) => [inputKey(spend.input), spend.spender]));
     const loaded = new Set([...ids, ...inputs.map(inputKey)]);
+    const clock = options.now ?? timestamp;
     return new ChainView(
       storage,
       options.federation,
-      options.now ?? timestamp,
+      clock,
       valid,
       live,
       spenders,
       loaded,
+      options.exceptBlock,
     );
   }
 
@@ -78,7 +91,7 @@ export class ChainView implements ValidationContext {
   async getValidTransaction(txid: string): Promise<Transaction | undefined> {
     if (this.loaded.has(txid)) return this.valid.get(txid);
     const copies = await this.storage.getTransactions([txid]);
-    return copies.find((copy) => copy.status === 'valid')?.transaction;
+    return copies.find((copy) => copy.status === 'valid' && copy.blockId !== this.exceptBlock)?.transaction;
   }
 
   async getSpender(input: TransactionInput): Promise<string | undefined> {
@@ -86,13 +99,15 @@ export class ChainView implements ValidationContext {
     const pending = this.pendingSpenders.get(key);
     if (pending !== undefined) return pending;
     if (this.loaded.has(key)) return this.spenders.get(key);
-    return (await this.storage.getSpenders([input]))[0]?.spender;
+    const spends = await this.storage.getSpenders([input]);
+    return spends.find((spend) => spend.blockId !== this.exceptBlock)?.spender;
   }
 
   async isInChain(txid: string): Promise<boolean> {
     if (this.pendingIds.has(txid)) return true;
     if (this.loaded.has(txid)) return this.live.has(txid);
-    return (await this.storage.getTransactions([txid])).some((copy) => copy.live);
+    const copies = await this.storage.getTransactions([txid]);
+    return copies.some((copy) => copy.live && copy.blockId !== this.exceptBlock);
   }
 
   /** Counts a validated transaction as part of the block under construction. */

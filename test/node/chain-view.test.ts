@@ -76,4 +76,25 @@ describeEachBackend('chain view for validating a batch', (backend) => {
     assert.equal(outsideResult.valid, true, 'outside the batch: asks the database');
     assert.ok(queries() > 2);
   });
+
+  test('validating a stored block: its own rows do not count as a replay or a spend, a rival block’s do', async () => {
+    const storage = await backend().fresh();
+    const chain = new TestChain();
+    await storage.init(chain.genesis);
+    const alice = generateKeyPair();
+    const asset = chain.create(alice.publicKey);
+    const assetBlock = chain.block([asset]);
+    await storage.writeBlock(assetBlock);
+    await storage.markBlockValid(assetBlock.id);
+    const spend = chain.transfer(asset, alice, generateKeyPair().publicKey);
+    const block = chain.block([spend, chain.create(alice.publicKey)]);
+    await storage.writeBlock(block);
+    const txs = block.block.transactions;
+    const federation = [chain.node.publicKey];
+    const own = await ChainView.load(storage, txs, { federation, exceptBlock: block.id });
+    for (const tx of txs) assert.equal((await isValidTransaction(tx, own)).valid, true);
+    const asIfNew = await ChainView.load(storage, txs, { federation });
+    const result = await isValidTransaction(spend, asIfNew);
+    assert.ok(!result.valid && result.error instanceof ReplayError);
+  });
 });
