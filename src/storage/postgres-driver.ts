@@ -38,6 +38,7 @@ export class PostgresDriver implements SqlDriver {
   readonly backend = 'postgresql';
   private readonly pool: pg.Pool;
   private readonly listener: Listener;
+  private closed = false;
 
   constructor(connection: PostgresConnection) {
     this.pool = new pg.Pool({ ...clientConfig(connection, 'bigchaindb'), max: connection.poolSize ?? 8 });
@@ -83,6 +84,8 @@ export class PostgresDriver implements SqlDriver {
   }
 
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
     await this.listener.close();
     await this.pool.end();
   }

@@ -1,0 +1,269 @@
+import { createBlock, isGenesisBlock, prepareGenesisBlock, type Block } from '../protocol/block.ts';
+import { BaseConsensusRules, type ConsensusRules } from '../protocol/consensus.ts';
+import { timestamp, type KeyPair } from '../protocol/crypto.ts';
+import { electionStatus, TX_IN_BACKLOG, type ElectionStatus } from '../protocol/election.ts';
+import { BigchainDBError } from '../protocol/errors.ts';
+import {
+  createInputCondition,
+  lookupInTransactions,
+  type Transaction,
+  type TransactionInput,
+} from '../protocol/transaction.ts';
+import { ValidationError } from '../protocol/validation-errors.ts';
+import { createVote, ImproperVoteError, type Vote } from '../protocol/vote.ts';
+import type { BlockStatus, Storage } from '../storage/storage.ts';
+import { ChainView } from './chain-view.ts';
+
+export type TransactionStatus = BlockStatus | typeof TX_IN_BACKLOG;
+
+/** 0.6 GenesisBlockAlreadyExistsError. */
+export class GenesisBlockAlreadyExistsError extends BigchainDBError {}
+
+/** A transaction in two valid blocks: the chain is broken (storage's unique live index should make it impossible). */
+export class MultipleValidBlocksError extends BigchainDBError {}
+
+export interface BigchainOptions {
+  storage: Storage;
+  keyPair: KeyPair;
+  /** the other federation nodes' public keys */
+  keyring?: readonly string[];
+  consensus?: ConsensusRules;
+}
+
+/**
+ * The seed's Python server API (`bigchaindb.Bigchain`) in camelCase, over Storage. Reads that 0.6 answered
+ * with full scans are index lookups here, and validation loads what it needs per batch (ChainView).
+ */
+export class Bigchain {
+  readonly storage: Storage;
+  readonly me: string;
+  readonly nodesExceptMe: readonly string[];
+  /** the voters of every block this node creates: its keyring, then itself (0.6 order) */
+  readonly federation: readonly string[];
+  readonly consensus: ConsensusRules;
+  private readonly keyPair: KeyPair;
+
+  constructor(options: BigchainOptions) {
+    this.storage = options.storage;
+    this.keyPair = options.keyPair;
+    this.me = options.keyPair.publicKey;
+    this.nodesExceptMe = (options.keyring ?? []).filter((key) => key !== this.me);
+    this.federation = [...this.nodesExceptMe, this.me];
+    this.consensus = options.consensus ?? new BaseConsensusRules();
+  }
+
+  close(): Promise<void> {
+    return this.storage.close();
+  }
+
+  // --- transactions ---------------------------------------------------------------------------------------
+
+  createTransaction(...args: Parameters<ConsensusRules['createTransaction']>): Transaction {
+    return this.consensus.createTransaction(...args);
+  }
+
+  /** Signs with the conditions of the outputs it spends, read from the chain. */
+  async signTransaction(tx: Transaction, privateKeys: string | readonly string[]): Promise<Transaction> {
+    return this.consensus.signTransaction(
+      tx,
+      privateKeys,
+      lookupInTransactions(await this.inputTransactions(tx)),
+    );
+  }
+
+  /** Whether every fulfillment is valid for the output it spends (signatures only, as in 0.6). */
+  async validateFulfillments(tx: Transaction): Promise<boolean> {
+    const lookup = lookupInTransactions(await this.inputTransactions(tx));
+    const conditions = tx.transaction.fulfillments.map((f) =>
+      f.input === null ? createInputCondition(f) : lookup(f),
+    );
+    if (conditions.some((condition) => condition === undefined)) return false;
+    return this.consensus.validateFulfillments(
+      tx,
+      conditions as NonNullable<(typeof conditions)[number]>[],
+      timestamp(),
+    );
+  }
+
+  /**
+   * Puts a transaction into the backlog, assigned to another federation node at random (or to this one
+   * when it is alone). An id already waiting is reported as a duplicate, not written twice.
+   */
+  async writeTransaction(tx: Transaction): Promise<{ inserted: number; duplicates: number }> {
+    const others = this.nodesExceptMe;
+    const assignee =
+      others.length === 0 ? this.me : (others[Math.floor(Math.random() * others.length)] as string);
+    const result = await this.storage.writeBacklog([{ transaction: tx, assignee }]);
+    return { inserted: result.inserted.length, duplicates: result.duplicates.length };
+  }
+
+  /** The transaction from a valid block, else an undecided one, else the backlog (0.6 §13.12 fixed). */
+  async getTransaction(txid: string): Promise<Transaction | null> {
+    return (await this.getTransactionWithStatus(txid)).transaction;
+  }
+
+  async getTransactionWithStatus(
+    txid: string,
+  ): Promise<{ transaction: Transaction | null; status: TransactionStatus | null }> {
+    const copies = (await this.storage.getTransactions([txid])).filter((copy) => copy.status !== 'invalid');
+    const chosen = copies.find((copy) => copy.status === 'valid') ?? copies[0];
+    if (chosen !== undefined) return { transaction: chosen.transaction, status: chosen.status };
+    const waiting = (await this.storage.getBacklog([txid])).get(txid);
+    return waiting === undefined
+      ? { transaction: null, status: null }
+      : { transaction: waiting.transaction, status: TX_IN_BACKLOG };
+  }
+
+  async getStatus(txid: string): Promise<TransactionStatus | null> {
+    return (await this.getTransactionWithStatus(txid)).status;
+  }
+
+  /** `{ blockId: status }` of every block holding the transaction, or null when none does. */
+  async getBlocksStatusContainingTx(txid: string): Promise<Record<string, BlockStatus> | null> {
+    const blocks = await this.storage.blocksContainingTransaction(txid);
+    if (blocks.length === 0) return null;
+    const valid = blocks.filter((block) => block.status === 'valid').map((block) => block.blockId);
+    if (valid.length > 1) {
+      throw new MultipleValidBlocksError(
+        `Transaction ${txid} is present in multiple valid blocks: ${valid.join(', ')}`,
+        { txid, blockIds: valid },
+      );
+    }
+    return Object.fromEntries(blocks.map((block) => [block.blockId, block.status]));
+  }
+
+  async getTxByPayloadUuid(uuid: string): Promise<Transaction[]> {
+    return (await this.storage.transactionsByUuid(uuid)).map((copy) => copy.transaction);
+  }
+
+  /** The transaction in a valid or undecided block that spends the output, or null. */
+  async getSpent(input: TransactionInput): Promise<Transaction | null> {
+    const [spend] = await this.storage.getSpenders([input]);
+    if (spend === undefined) return null;
+    const copies = await this.storage.getTransactions([spend.spender]);
+    return copies.find((copy) => copy.blockId === spend.blockId)?.transaction ?? null;
+  }
+
+  /** The unspent outputs `owner` holds (alone or in a threshold) in valid or undecided blocks. */
+  async getOwnedIds(owner: string): Promise<TransactionInput[]> {
+    const outputs = await this.storage.outputsByOwner(owner, { unspent: true });
+    return outputs.map((output) => ({ txid: output.txid, cid: output.cid }));
+  }
+
+  async validateTransaction(tx: unknown): Promise<Transaction> {
+    const view = await ChainView.load(this.storage, [tx], { federation: this.federation });
+    return this.consensus.validateTransaction(view, tx);
+  }
+
+  /** The transaction when valid, else false (0.6 returned the transaction or False). */
+  async isValidTransaction(tx: unknown): Promise<Transaction | false> {
+    try {
+      return await this.validateTransaction(tx);
+    } catch (error) {
+      if (error instanceof ValidationError) return false;
+      throw error;
+    }
+  }
+
+  // --- blocks and votes -----------------------------------------------------------------------------------
+
+  createBlock(transactions: readonly Transaction[]): Block {
+    return createBlock(transactions, this.keyPair, this.federation);
+  }
+
+  writeBlock(block: Block): Promise<void> {
+    return this.storage.writeBlock(block);
+  }
+
+  /** Creates the schema and writes this node's genesis block; refuses when the chain exists. */
+  async createGenesisBlock(): Promise<Block> {
+    if (await this.storage.isInitialized())
+      throw new GenesisBlockAlreadyExistsError('Cannot create the Genesis block');
+    const genesis = prepareGenesisBlock(this.keyPair, this.federation);
+    await this.storage.init(genesis);
+    return genesis;
+  }
+
+  /**
+   * Block-level checks, then every transaction against the chain without the block's own rows, in block
+   * order (a later transaction conflicting with an earlier one fails). A block this node has already
+   * voted on is returned as is.
+   */
+  async validateBlock(block: unknown): Promise<Block> {
+    const checked = this.consensus.validateBlock(this.federation, block);
+    if (isGenesisBlock(checked) || (await this.hasPreviousVote(checked))) return checked;
+    const txs = checked.block.transactions;
+    const federation = this.federation;
+    const view = await ChainView.load(this.storage, txs, { federation, exceptBlock: checked.id });
+    for (const tx of txs) view.include(await this.consensus.validateTransaction(view, tx));
+    return checked;
+  }
+
+  async isValidBlock(block: unknown): Promise<boolean> {
+    try {
+      await this.validateBlock(block);
+      return true;
+    } catch (error) {
+      if (error instanceof BigchainDBError) return false;
+      throw error;
+    }
+  }
+
+  /** Whether this node has voted on the block; a stored vote that does not verify is an error. */
+  async hasPreviousVote(block: Block): Promise<boolean> {
+    const stored = await this.storage.getVote(block.id, this.me);
+    if (stored === undefined) return false;
+    if (!this.consensus.verifyVoteSignature(block, stored.vote))
+      throw ImproperVoteError.forBlock(block.id, this.me);
+    return true;
+  }
+
+  vote(
+    blockId: string,
+    previousBlockId: string,
+    decision: boolean,
+    invalidReason: string | null = null,
+  ): Vote {
+    return createVote(this.keyPair, blockId, previousBlockId, decision, invalidReason);
+  }
+
+  /** Stores the vote; false when this node had already voted on that block. */
+  async writeVote(vote: Vote): Promise<boolean> {
+    return (await this.storage.writeVotes([vote])).inserted.length === 1;
+  }
+
+  /** The block this node voted on last, or the genesis block before its first vote. */
+  async getLastVotedBlock(): Promise<Block> {
+    const last = await this.storage.lastVote(this.me);
+    const id = last?.vote.vote.voting_for_block ?? (await this.storage.genesisBlockId());
+    const stored = await this.storage.getBlock(id);
+    if (stored === undefined)
+      throw new BigchainDBError(`the block ${id} this node last voted on is missing`, { id });
+    return stored.block;
+  }
+
+  /** Blocks this node has not voted on, in the order they were written, genesis excluded. */
+  async getUnvotedBlocks(): Promise<Block[]> {
+    const genesis = await this.storage.genesisBlockId();
+    return (await this.storage.unvotedBlocks(this.me))
+      .map((stored) => stored.block)
+      .filter((block) => block.id !== genesis);
+  }
+
+  async blockElectionStatus(block: Block): Promise<ElectionStatus> {
+    const votes = (await this.storage.getVotes([block.id])).get(block.id) ?? [];
+    return electionStatus(
+      block,
+      votes.map((stored) => stored.vote),
+      (b, v) => this.consensus.verifyVoteSignature(b, v),
+    );
+  }
+
+  private async inputTransactions(tx: Transaction): Promise<Transaction[]> {
+    const ids = tx.transaction.fulfillments.flatMap((f) => (f.input === null ? [] : [f.input.txid]));
+    if (ids.length === 0) return [];
+    return (await this.storage.getTransactions(ids))
+      .filter((copy) => copy.live)
+      .map((copy) => copy.transaction);
+  }
+}

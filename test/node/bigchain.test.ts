@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createBlock } from '../../src/protocol/block.ts';
+import { DoubleSpend } from '../../src/protocol/validation-errors.ts';
+import { Bigchain, GenesisBlockAlreadyExistsError } from '../../src/node/bigchain.ts';
+import { generateKeyPair, TestChain } from '../support/chain.ts';
+import { describeEachBackend } from '../support/storage-backends.ts';
+
+describeEachBackend('Bigchain server API', (backend) => {
+  /** A one-node federation whose node key is the test chain's, so chain.create() gives valid CREATEs. */
+  async function node(): Promise<{ b: Bigchain; chain: TestChain }> {
+    const chain = new TestChain();
+    const b = new Bigchain({ storage: await backend().fresh(), keyPair: chain.node });
+    await b.createGenesisBlock();
+    return { b, chain };
+  }
+
+  test('genesis once; statuses move backlog → undecided → valid; the seed’s lookups', async () => {
+    const { b, chain } = await node();
+    await assert.rejects(b.createGenesisBlock(), (error: Error) => {
+      assert.ok(error instanceof GenesisBlockAlreadyExistsError);
+      assert.equal(error.message, 'Cannot create the Genesis block');
+      return true;
+    });
+    const alice = generateKeyPair();
+    const tx = chain.create(alice.publicKey);
+    assert.deepEqual(await b.writeTransaction(tx), { inserted: 1, duplicates: 0 });
+    assert.deepEqual(await b.writeTransaction(tx), { inserted: 0, duplicates: 1 });
+    assert.deepEqual(await b.getTransactionWithStatus(tx.id), { transaction: tx, status: 'backlog' });
+    assert.deepEqual(
+      (await b.storage.getBacklog([tx.id])).get(tx.id)?.assignee,
+      b.me,
+      'alone: assigned to itself',
+    );
+
+    assert.equal(await b.isValidTransaction(tx), tx);
+    const block = b.createBlock([tx]);
+    assert.deepEqual(block.block.voters, [b.me]);
+    await b.writeBlock(block);
+    assert.equal(await b.getStatus(tx.id), 'undecided');
+    assert.deepEqual(await b.getBlocksStatusContainingTx(tx.id), { [block.id]: 'undecided' });
+    assert.equal(await b.getBlocksStatusContainingTx('0'.repeat(64)), null);
+    assert.deepEqual(await b.getTxByPayloadUuid(tx.transaction.data.uuid), [tx]);
+    assert.deepEqual(await b.getOwnedIds(alice.publicKey), [{ txid: tx.id, cid: 0 }]);
+
+    assert.equal(await b.blockElectionStatus(block), 'undecided');
+    assert.deepEqual(
+      (await b.getUnvotedBlocks()).map((unvoted) => unvoted.id),
+      [block.id],
+    );
+    assert.equal((await b.getLastVotedBlock()).id, await b.storage.genesisBlockId());
+    assert.equal(await b.hasPreviousVote(block), false);
+    const genesisId = await b.storage.genesisBlockId();
+    assert.equal(await b.writeVote(b.vote(block.id, genesisId, true)), true);
+    assert.equal(await b.writeVote(b.vote(block.id, genesisId, false)), false, 'one vote per block');
+    assert.equal(await b.hasPreviousVote(block), true);
+    assert.equal((await b.getLastVotedBlock()).id, block.id);
+    assert.deepEqual(await b.getUnvotedBlocks(), []);
+    assert.equal(await b.blockElectionStatus(block), 'valid');
+    await b.storage.markBlockValid(block.id);
+    assert.equal(await b.getStatus(tx.id), 'valid');
+
+    const bob = generateKeyPair();
+    const transfer = chain.transfer(tx, alice, bob.publicKey);
+    assert.equal(await b.validateFulfillments(transfer), true);
+    assert.equal(await b.isValidTransaction(transfer), transfer);
+    const spendBlock = b.createBlock([transfer]);
+    await b.writeBlock(spendBlock);
+    assert.deepEqual(await b.getSpent({ txid: tx.id, cid: 0 }), transfer);
+    assert.deepEqual(await b.getOwnedIds(alice.publicKey), []);
+    assert.deepEqual(await b.getOwnedIds(bob.publicKey), [{ txid: transfer.id, cid: 0 }]);
+  });
+
+  test('block validation: its own transactions are not replays, a double spend inside it is caught', async () => {
+    const { b, chain } = await node();
+    const alice = generateKeyPair();
+    const asset = chain.create(alice.publicKey);
+    const assetBlock = b.createBlock([asset]);
+    await b.writeBlock(assetBlock);
+    await b.storage.markBlockValid(assetBlock.id);
+
+    const spend = chain.transfer(asset, alice, generateKeyPair().publicKey);
+    const good = b.createBlock([spend]);
+    await b.writeBlock(good);
+    assert.equal(await b.isValidBlock(good), true);
+
+    const rival = chain.transfer(asset, alice, generateKeyPair().publicKey);
+    const another = chain.transfer(asset, alice, generateKeyPair().publicKey);
+    await assert.rejects(b.validateBlock(b.createBlock([rival])), DoubleSpend, 'spent by the stored block');
+    await b.storage.invalidateBlock(good.id, [b.me]);
+    await assert.rejects(
+      b.validateBlock(b.createBlock([rival, another])),
+      DoubleSpend,
+      'two spends in one block',
+    );
+    assert.equal(await b.isValidBlock(b.createBlock([rival])), true);
+
+    const outsider = generateKeyPair();
+    assert.equal(
+      await b.isValidBlock(createBlock([rival], outsider, [b.me])),
+      false,
+      'not a federation node',
+    );
+  });
+});
