@@ -2,9 +2,8 @@ import { createReadStream, createWriteStream, openSync, readFileSync, rmSync } f
 import { createInterface } from 'node:readline/promises';
 import type { Readable, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import { loadConfig, type NodeConfig } from '../config/config.ts';
+import { loadConfig, nodeKeyPair, type NodeConfig } from '../config/config.ts';
 import { prepareGenesisBlock } from '../protocol/block.ts';
-import { publicKeyFromPrivate } from '../protocol/crypto.ts';
 import { BigchainDBError } from '../protocol/errors.ts';
 import { setReplicas, setShards, type AdminReport } from '../storage/admin.ts';
 import {
@@ -170,17 +169,6 @@ async function withStorage<T>(
   } finally {
     await storage.close();
   }
-}
-
-function nodeKeyPair(config: NodeConfig): { publicKey: string; privateKey: string } {
-  const { public: publicKey, private: privateKey } = config.keypair;
-  if (publicKey === null || privateKey === null) {
-    throw new CliError('no keypair found in the configuration. Did you run `bigchaindb configure`?');
-  }
-  if (publicKeyFromPrivate(privateKey) !== publicKey) {
-    throw new CliError('keypair.public is not the public key of keypair.private');
-  }
-  return { publicKey, privateKey };
 }
 
 function parseCount(args: string[], argument: string, command: string): number {

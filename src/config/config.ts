@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { publicKeyFromPrivate, type KeyPair } from '../protocol/crypto.ts';
 import { BigchainDBError } from '../protocol/errors.ts';
 import { DEFAULT_DATABASE_CONFIG, type DatabaseConfig } from '../storage/open.ts';
 
@@ -22,6 +23,28 @@ export interface NodeConfig {
 }
 
 export class ConfigurationError extends BigchainDBError {}
+
+/** The configuration has no node keypair (0.6 KeypairNotFoundException). */
+export class KeypairNotFoundException extends ConfigurationError {}
+
+/** The node's keypair from the configuration, checked to be a pair. */
+export function nodeKeyPair(config: NodeConfig): KeyPair {
+  const { public: publicKey, private: privateKey } = config.keypair;
+  if (publicKey === null || privateKey === null) {
+    throw new KeypairNotFoundException(
+      'no keypair found in the configuration. Did you run `bigchaindb configure`?',
+    );
+  }
+  let derived: string;
+  try {
+    derived = publicKeyFromPrivate(privateKey);
+  } catch {
+    throw new ConfigurationError('keypair.private is not a base58 Ed25519 private key');
+  }
+  if (derived !== publicKey)
+    throw new ConfigurationError('keypair.public is not the public key of keypair.private');
+  return { publicKey, privateKey };
+}
 
 export function defaultConfig(): NodeConfig {
   return {

@@ -1,5 +1,5 @@
 import { createBlock, isGenesisBlock, prepareGenesisBlock, type Block } from '../protocol/block.ts';
-import { BaseConsensusRules, type ConsensusRules } from '../protocol/consensus.ts';
+import { BaseConsensusRules, loadConsensusPlugin, type ConsensusRules } from '../protocol/consensus.ts';
 import { timestamp, type KeyPair } from '../protocol/crypto.ts';
 import { electionStatus, TX_IN_BACKLOG, type ElectionStatus } from '../protocol/election.ts';
 import { BigchainDBError } from '../protocol/errors.ts';
@@ -11,6 +11,8 @@ import {
 } from '../protocol/transaction.ts';
 import { ValidationError } from '../protocol/validation-errors.ts';
 import { createVote, ImproperVoteError, type Vote } from '../protocol/vote.ts';
+import { nodeKeyPair, type NodeConfig } from '../config/config.ts';
+import { openStorage } from '../storage/open.ts';
 import type { BlockStatus, Storage } from '../storage/storage.ts';
 import { ChainView } from './chain-view.ts';
 
@@ -50,6 +52,14 @@ export class Bigchain {
     this.nodesExceptMe = (options.keyring ?? []).filter((key) => key !== this.me);
     this.federation = [...this.nodesExceptMe, this.me];
     this.consensus = options.consensus ?? new BaseConsensusRules();
+  }
+
+  /** The node of this configuration: its keypair and keyring, database and consensus plugin. */
+  static async open(config: NodeConfig): Promise<Bigchain> {
+    const keyPair = nodeKeyPair(config);
+    const consensus = await loadConsensusPlugin(config.consensus_plugin);
+    const storage = await openStorage(config.database);
+    return new Bigchain({ storage, keyPair, keyring: config.keyring, consensus });
   }
 
   close(): Promise<void> {

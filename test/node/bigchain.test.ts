@@ -2,7 +2,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createBlock } from '../../src/protocol/block.ts';
 import { DoubleSpend } from '../../src/protocol/validation-errors.ts';
+import { defaultConfig, KeypairNotFoundException } from '../../src/config/config.ts';
+import { ConsensusPluginError } from '../../src/protocol/consensus.ts';
 import { Bigchain, GenesisBlockAlreadyExistsError } from '../../src/node/bigchain.ts';
+import { IN_MEMORY_PATH } from '../../src/storage/pglite-driver.ts';
 import { generateKeyPair, TestChain } from '../support/chain.ts';
 import { describeEachBackend } from '../support/storage-backends.ts';
 
@@ -102,4 +105,27 @@ describeEachBackend('Bigchain server API', (backend) => {
       'not a federation node',
     );
   });
+});
+
+test('Bigchain.open: the node of a configuration (keypair, keyring, database, consensus plugin)', async () => {
+  const config = defaultConfig();
+  config.database = { ...config.database, path: IN_MEMORY_PATH };
+  await assert.rejects(Bigchain.open(config), KeypairNotFoundException);
+  const key = generateKeyPair();
+  const other = generateKeyPair().publicKey;
+  config.keypair = { public: key.publicKey, private: key.privateKey };
+  config.keyring = [other];
+  await assert.rejects(
+    Bigchain.open({ ...config, consensus_plugin: './no/such/plugin.ts' }),
+    ConsensusPluginError,
+  );
+  const b = await Bigchain.open(config);
+  try {
+    assert.equal(b.me, key.publicKey);
+    assert.deepEqual(b.nodesExceptMe, [other]);
+    const genesis = await b.createGenesisBlock();
+    assert.deepEqual(genesis.block.voters, [other, key.publicKey]);
+  } finally {
+    await b.close();
+  }
 });
