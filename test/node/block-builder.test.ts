@@ -6,7 +6,7 @@ import type { ValidationContext } from '../../src/protocol/validation.ts';
 import { Bigchain } from '../../src/node/bigchain.ts';
 import { selectTransactions } from '../../src/node/block-builder.ts';
 import { VerifyPool } from '../../src/node/verify-pool.ts';
-import { generateKeyPair, TestChain } from '../support/chain.ts';
+import { forged, generateKeyPair, TestChain } from '../support/chain.ts';
 import { describeEachBackend } from '../support/storage-backends.ts';
 
 let pool: VerifyPool;
@@ -16,13 +16,6 @@ before(() => {
 after(async () => {
   await pool.close();
 });
-
-/** A copy whose first signature is another transaction's. */
-function forged(tx: Transaction, donor: Transaction): Transaction {
-  const copy = structuredClone(tx);
-  copy.transaction.fulfillments[0]!.fulfillment = donor.transaction.fulfillments[0]!.fulfillment;
-  return copy;
-}
 
 describeEachBackend('selecting the transactions of a block', (backend) => {
   async function node(consensus?: BaseConsensusRules): Promise<{ b: Bigchain; chain: TestChain }> {

@@ -9,7 +9,7 @@ import {
 import { checkFulfillments } from '../../src/protocol/validation.ts';
 import { InvalidSignature } from '../../src/protocol/validation-errors.ts';
 import { VerifyPool, VerifyPoolError, type VerifyJob } from '../../src/node/verify-pool.ts';
-import { generateKeyPair, TestChain } from '../support/chain.ts';
+import { forged, generateKeyPair, TestChain } from '../support/chain.ts';
 
 function job(tx: Transaction, known: Transaction[] = []): VerifyJob {
   const lookup = lookupInTransactions(known);
@@ -17,13 +17,6 @@ function job(tx: Transaction, known: Transaction[] = []): VerifyJob {
     (f) => (f.input ? lookup(f) : createInputCondition(f))!,
   );
   return { tx, inputConditions, now: timestamp() };
-}
-
-/** The same transaction with the first signature swapped for the one of another transaction. */
-function forged(tx: Transaction, donor: Transaction): Transaction {
-  const copy = structuredClone(tx);
-  copy.transaction.fulfillments[0]!.fulfillment = donor.transaction.fulfillments[0]!.fulfillment;
-  return copy;
 }
 
 describe('verify pool (signature checks on worker threads)', () => {

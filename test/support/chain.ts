@@ -40,4 +40,11 @@ export class TestChain {
   }
 }
 
+/** A copy of `tx` whose first signature is `donor`'s: well-formed, but signed for another message. */
+export function forged(tx: Transaction, donor: Transaction): Transaction {
+  const copy = structuredClone(tx);
+  copy.transaction.fulfillments[0]!.fulfillment = donor.transaction.fulfillments[0]!.fulfillment;
+  return copy;
+}
+
 export { generateKeyPair };
