@@ -4,7 +4,7 @@ import type { Readable, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { loadConfig, nodeKeyPair, type NodeConfig } from '../config/config.ts';
 import { prepareGenesisBlock } from '../protocol/block.ts';
-import { BigchainDBError } from '../protocol/errors.ts';
+import { BigchainDBError, errorCode } from '../protocol/errors.ts';
 import { setReplicas, setShards, type AdminReport } from '../storage/admin.ts';
 import {
   backup,
@@ -133,8 +133,8 @@ function describe(error: unknown): string {
   if (error instanceof CliError || error instanceof BigchainDBError) return error.message;
   if (error instanceof AggregateError && error.errors.length > 0) return describe(error.errors[0]);
   if (error instanceof Error) {
-    const code = 'code' in error && typeof error.code === 'string' ? error.code : undefined;
-    if (code === 'ECONNREFUSED') return `cannot connect to the PostgreSQL server (${error.message})`;
+    if (errorCode(error) === 'ECONNREFUSED')
+      return `cannot connect to the PostgreSQL server (${error.message})`;
     return error.message;
   }
   return String(error);

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { publicKeyFromPrivate, type KeyPair } from '../protocol/crypto.ts';
-import { BigchainDBError } from '../protocol/errors.ts';
+import { BigchainDBError, errorCode } from '../protocol/errors.ts';
 import { DEFAULT_DATABASE_CONFIG, type DatabaseConfig } from '../storage/open.ts';
 
 /**
@@ -111,8 +111,7 @@ export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfi
       });
     }
   } catch (error) {
-    if (!(typeof error === 'object' && error !== null && 'code' in error && error.code === 'ENOENT'))
-      throw error;
+    if (errorCode(error) !== 'ENOENT') throw error;
   }
   const config = defaultConfig() as unknown as Record<string, Json>;
   if (fromFile !== undefined) {

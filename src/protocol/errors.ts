@@ -20,3 +20,10 @@ export class EncodingError extends BigchainDBError {}
 
 /** A private key does not belong to any owner that has to sign. */
 export class KeypairMismatchException extends BigchainDBError {}
+
+/** The `code` of a Node.js system error or a PostgreSQL error (e.g. `ENOENT`, `42P01`), if it has one. */
+export function errorCode(error: unknown): string | undefined {
+  return typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string'
+    ? error.code
+    : undefined;
+}

@@ -3,6 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import type { SqlDriver, SqlSession } from './driver.ts';
+import { errorCode } from '../protocol/errors.ts';
 import { StorageError } from './errors.ts';
 
 /** `database.path` value that keeps the embedded database in memory only (tests, throwaway nodes). */
@@ -74,7 +75,7 @@ function processIsAlive(pid: number): boolean {
     return true;
   } catch (error) {
     // EPERM: it exists but belongs to someone else.
-    return typeof error === 'object' && error !== null && 'code' in error && error.code === 'EPERM';
+    return errorCode(error) === 'EPERM';
   }
 }
 
@@ -88,8 +89,7 @@ function lockDataDirectory(path: string): string {
       closeSync(fd);
       return lockFile;
     } catch (error) {
-      if (!(typeof error === 'object' && error !== null && 'code' in error && error.code === 'EEXIST'))
-        throw error;
+      if (errorCode(error) !== 'EEXIST') throw error;
     }
     const holder = Number(readFileSync(lockFile, 'utf8'));
     if (Number.isInteger(holder) && holder > 0 && processIsAlive(holder)) {

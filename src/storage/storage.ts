@@ -1,4 +1,5 @@
 import type { Block } from '../protocol/block.ts';
+import { errorCode } from '../protocol/errors.ts';
 import { serialize } from '../protocol/json.ts';
 import type { Transaction, TransactionInput } from '../protocol/transaction.ts';
 import type { Vote } from '../protocol/vote.ts';
@@ -87,12 +88,6 @@ const UNDEFINED_TABLE = '42P01';
 const ANALYZE_MIN_ROWS = 10_000;
 const ANALYZE_GROWTH = 0.2;
 const DUPLICATE_TABLE = '42P07';
-
-function errorCode(error: unknown): string | undefined {
-  return typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string'
-    ? error.code
-    : undefined;
-}
 
 function partition<T>(all: readonly T[], kept: ReadonlySet<T>): WriteResult {
   const inserted: string[] = [];
@@ -455,17 +450,12 @@ export class Storage {
   /** The live spender (in a block not decided invalid) of each input that has one. */
   async getSpenders(inputs: readonly TransactionInput[]): Promise<SpendRecord[]> {
     if (inputs.length === 0) return [];
-    const rows = await this.run<{ input_txid: string; input_cid: number; spender: string; block_id: string }>(
-      `SELECT s.input_txid, s.input_cid, s.spender, s.block_id
-       FROM unnest($1::text[], $2::int[]) AS i(txid, cid)
-       JOIN spends s ON s.input_txid = i.txid AND s.input_cid = i.cid AND s.live`,
-      [inputs.map((input) => input.txid), inputs.map((input) => input.cid)],
+    const translated: SqlSession = { query: (text, params) => this.run(text, params) };
+    return liveSpenders(
+      translated,
+      inputs.map((input) => input.txid),
+      inputs.map((input) => input.cid),
     );
-    return rows.map((row) => ({
-      input: { txid: row.input_txid, cid: row.input_cid },
-      spender: row.spender,
-      blockId: row.block_id,
-    }));
   }
 
   /**
@@ -630,17 +620,7 @@ export class Storage {
       'SELECT tx_id, block_id FROM transactions WHERE live AND tx_id = ANY($1::text[]) AND block_id <> $2',
       [txIds, block.id],
     );
-    const spenders = await session.query<{
-      input_txid: string;
-      input_cid: number;
-      spender: string;
-      block_id: string;
-    }>(
-      `SELECT s.input_txid, s.input_cid, s.spender, s.block_id
-       FROM unnest($1::text[], $2::int[]) AS i(txid, cid)
-       JOIN spends s ON s.input_txid = i.txid AND s.input_cid = i.cid AND s.live`,
-      [rows.spends.inputTxids, rows.spends.inputCids],
-    );
+    const spenders = await liveSpenders(session, rows.spends.inputTxids, rows.spends.inputCids);
     const conflicts: BlockConflict[] = holders.map((row) => ({
       kind: 'included',
       txId: row.tx_id,
@@ -649,7 +629,7 @@ export class Storage {
     rows.spends.spenders.forEach((txId, i) => {
       const input = `${rows.spends.inputTxids[i]}:${rows.spends.inputCids[i]}`;
       const holder = spenders.find(
-        (row) => `${row.input_txid}:${row.input_cid}` === input && row.spender !== txId,
+        (spend) => `${spend.input.txid}:${spend.input.cid}` === input && spend.spender !== txId,
       );
       if (holder !== undefined) {
         conflicts.push({
@@ -657,7 +637,7 @@ export class Storage {
           txId,
           input,
           existingSpender: holder.spender,
-          existingBlock: holder.block_id,
+          existingBlock: holder.blockId,
         });
       }
     });
@@ -700,6 +680,30 @@ export class Storage {
   private doesNotExist(): DatabaseDoesNotExist {
     return DatabaseDoesNotExist.named(this.name);
   }
+}
+
+/** The live spender of each of the inputs (given as parallel columns) that has one. */
+async function liveSpenders(
+  session: SqlSession,
+  txids: readonly string[],
+  cids: readonly number[],
+): Promise<SpendRecord[]> {
+  const rows = await session.query<{
+    input_txid: string;
+    input_cid: number;
+    spender: string;
+    block_id: string;
+  }>(
+    `SELECT s.input_txid, s.input_cid, s.spender, s.block_id
+     FROM unnest($1::text[], $2::int[]) AS i(txid, cid)
+     JOIN spends s ON s.input_txid = i.txid AND s.input_cid = i.cid AND s.live`,
+    [txids, cids],
+  );
+  return rows.map((row) => ({
+    input: { txid: row.input_txid, cid: row.input_cid },
+    spender: row.spender,
+    blockId: row.block_id,
+  }));
 }
 
 interface BlockRow {
