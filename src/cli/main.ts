@@ -2,8 +2,12 @@ import { createReadStream, createWriteStream, openSync, readFileSync, rmSync } f
 import { createInterface } from 'node:readline/promises';
 import type { Readable, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import { loadConfig, nodeKeyPair, type NodeConfig } from '../config/config.ts';
+import { loadConfig, nodeKeyPair, writeConfigFile, type NodeConfig } from '../config/config.ts';
+import { Bigchain } from '../node/bigchain.ts';
+import { streamLogger } from '../node/log.ts';
+import { BigchainNode, nodeOptions } from '../node/node.ts';
 import { prepareGenesisBlock } from '../protocol/block.ts';
+import { generateKeyPair } from '../protocol/crypto.ts';
 import { BigchainDBError, errorCode } from '../protocol/errors.ts';
 import { setReplicas, setShards, type AdminReport } from '../storage/admin.ts';
 import {
@@ -52,7 +56,8 @@ commands:
   prune [--rebuild] Apply the restore rule after restoring a snapshot or a pg_dump: clear the backlog, drop
                     blocks after the last valid block and their votes, rebuild indexes (--rebuild: also
                     re-derive the transaction, output and spend rows from the blocks)
-  start             Start BigchainDB (the node pipelines and HTTP API are being built)
+  start             Start BigchainDB: the block, vote, election and stale pipelines (creates a config
+                    with a new keypair and the database when missing; the HTTP API is being built)
 
 options:
   -h, --help              show this help and exit
@@ -346,11 +351,41 @@ async function runPrune(context: Context): Promise<void> {
   });
 }
 
+/**
+ * Runs the node until SIGINT or SIGTERM. On a fresh machine it first writes a configuration with a new
+ * keypair (so `npm start` needs nothing else) and creates the database with its genesis block.
+ */
 async function runStart(context: Context): Promise<void> {
   noArguments(context, 'start');
-  context.io.stdout.write(
-    `bigchaindb ${version}: \`start\` will create a config and keypair, initialise the database and run the ` +
-      'block, vote, election and stale pipelines with the HTTP API on localhost:9984.\n' +
-      'The protocol core and the storage layer are built; the node pipelines and the HTTP API are next.\n',
-  );
+  const log = streamLogger(context.io.stderr);
+  log.info(`BigchainDB Version ${version}`);
+  const loaded = await loadConfig({
+    env: context.io.env,
+    ...(context.options.configPath === undefined ? {} : { path: context.options.configPath }),
+  });
+  const cfg = loaded.config;
+  if (!loaded.fileFound && cfg.keypair.public === null && cfg.keypair.private === null) {
+    const keyPair = generateKeyPair();
+    cfg.keypair = { public: keyPair.publicKey, private: keyPair.privateKey };
+    await writeConfigFile(loaded.path, cfg);
+    log.info(`Generated a keypair; configuration written to ${loaded.path}`);
+  }
+  const bigchain = await Bigchain.open(cfg, { create: true });
+  let node: BigchainNode;
+  try {
+    node = await BigchainNode.start(bigchain, nodeOptions(cfg, log));
+  } catch (error) {
+    await bigchain.close();
+    throw error;
+  }
+  log.info(`Starting BigchainDB main process: node ${bigchain.me} on the ${databaseLabel(cfg)}`);
+  log.info(`Federation of ${bigchain.federation.length} nodes; stop with Ctrl-C (SIGINT) or SIGTERM`);
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  log.info(`${signal}: finishing the block in hand; waiting transactions stay in the backlog`);
+  await node.stop();
+  await bigchain.close();
+  log.info('Stopped');
 }

@@ -1,6 +1,6 @@
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { publicKeyFromPrivate, type KeyPair } from '../protocol/crypto.ts';
 import { BigchainDBError, errorCode } from '../protocol/errors.ts';
 import { DEFAULT_DATABASE_CONFIG, type DatabaseConfig } from '../storage/open.ts';
@@ -8,7 +8,7 @@ import { DEFAULT_DATABASE_CONFIG, type DatabaseConfig } from '../storage/open.ts
 /**
  * The node configuration: the seed's settings (server, database, keypair, keyring, statsd, api_endpoint,
  * consensus_plugin) plus this implementation's own (database.backend/path/user/password,
- * backlog_reassign_delay). Precedence, as in 0.6: defaults < config file < BIGCHAINDB_* environment.
+ * backlog_reassign_delay, block_timeout). Precedence, as in 0.6: defaults < config file < BIGCHAINDB_* environment.
  */
 export interface NodeConfig {
   server: { bind: string; workers: number | null; threads: number | null };
@@ -20,6 +20,8 @@ export interface NodeConfig {
   consensus_plugin: string;
   /** seconds a transaction may wait in the backlog before another node is given it */
   backlog_reassign_delay: number;
+  /** seconds the first transaction of a block waits for the block to fill (1000 transactions) */
+  block_timeout: number;
 }
 
 export class ConfigurationError extends BigchainDBError {}
@@ -56,6 +58,7 @@ export function defaultConfig(): NodeConfig {
     api_endpoint: 'http://localhost:9984/api/v1',
     consensus_plugin: 'default',
     backlog_reassign_delay: 30,
+    block_timeout: 1,
   };
 }
 
@@ -202,4 +205,13 @@ function checked(setting: string, value: Json, current: Json | undefined, origin
   }
   // A setting the defaults do not know: kept as given (0.6 passed extra server settings through too).
   return value;
+}
+
+/**
+ * Writes a configuration file (JSON, indented by 4 as 0.6 wrote it), readable by its owner only: it holds
+ * the node's private key.
+ */
+export async function writeConfigFile(path: string, config: NodeConfig): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(path, `${JSON.stringify(config, null, 4)}\n`, { mode: 0o600 });
 }

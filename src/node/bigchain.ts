@@ -54,11 +54,14 @@ export class Bigchain {
     this.consensus = options.consensus ?? new BaseConsensusRules();
   }
 
-  /** The node of this configuration: its keypair and keyring, database and consensus plugin. */
-  static async open(config: NodeConfig): Promise<Bigchain> {
+  /**
+   * The node of this configuration: its keypair and keyring, database and consensus plugin. With `create`,
+   * a database that does not exist yet is created (empty: see createGenesisBlock).
+   */
+  static async open(config: NodeConfig, options: { create?: boolean } = {}): Promise<Bigchain> {
     const keyPair = nodeKeyPair(config);
     const consensus = await loadConsensusPlugin(config.consensus_plugin);
-    const storage = await openStorage(config.database);
+    const storage = await openStorage(config.database, options);
     return new Bigchain({ storage, keyPair, keyring: config.keyring, consensus });
   }
 

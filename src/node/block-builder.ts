@@ -10,12 +10,22 @@ import {
 import { ValidationError } from '../protocol/validation-errors.ts';
 import type { Bigchain } from './bigchain.ts';
 import { ChainView } from './chain-view.ts';
+import type { VerifiedSignatures } from './verified-signatures.ts';
 import type { VerifyJob, VerifyPool } from './verify-pool.ts';
 
 export interface Rejection {
   /** the candidate as it came (it may not even be shaped like a transaction) */
   transaction: unknown;
   reason: ValidationError;
+}
+
+export interface SelectOptions {
+  /** validating a stored block (voting): its own rows are not part of the chain */
+  exceptBlock?: string;
+  /** transactions of a block being written meanwhile: counted as already in the chain */
+  inFlight?: readonly Transaction[];
+  /** signatures this node has already checked: skipped, and successes recorded */
+  verified?: VerifiedSignatures;
 }
 
 export interface Selection {
@@ -36,8 +46,13 @@ export async function selectTransactions(
   bigchain: Bigchain,
   pool: VerifyPool,
   candidates: readonly unknown[],
+  options: SelectOptions = {},
 ): Promise<Selection> {
-  const view = await ChainView.load(bigchain.storage, candidates, { federation: bigchain.federation });
+  const view = await ChainView.load(bigchain.storage, candidates, {
+    federation: bigchain.federation,
+    ...(options.exceptBlock === undefined ? {} : { exceptBlock: options.exceptBlock }),
+  });
+  for (const tx of options.inFlight ?? []) view.include(tx);
   const rejected: (Rejection & { index: number })[] = [];
   const reject = (index: number, error: unknown) => {
     if (!(error instanceof ValidationError)) throw error;
@@ -73,7 +88,7 @@ export async function selectTransactions(
       reject(index, error);
     }
   }
-  const failures = await pool.verify(jobs);
+  const failures = await verifyUnlessKnown(pool, jobs, options.verified);
   for (const [i, job] of jobs.entries()) {
     const index = jobIndex[i] as number;
     const failure = failures[i];
@@ -92,4 +107,23 @@ export async function selectTransactions(
     }
   }
   return { accepted, rejected: inCandidateOrder() };
+}
+
+/** The pool's verdicts, asking it only about jobs not already known good. */
+async function verifyUnlessKnown(
+  pool: VerifyPool,
+  jobs: readonly VerifyJob[],
+  verified: VerifiedSignatures | undefined,
+): Promise<(ValidationError | null)[]> {
+  if (verified === undefined) return pool.verify(jobs);
+  const unknown = jobs.filter((job) => !verified.has(job));
+  const verdicts = new Map(unknown.map((job, i) => [job, i]));
+  const failures = await pool.verify(unknown);
+  return jobs.map((job) => {
+    const i = verdicts.get(job);
+    if (i === undefined) return null;
+    const failure = failures[i] ?? null;
+    if (failure === null) verified.add(job);
+    return failure;
+  });
 }

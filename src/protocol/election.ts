@@ -42,3 +42,29 @@ export function electionStatus(
   }
   return largestAgreement > half ? BLOCK_VALID : BLOCK_INVALID;
 }
+
+/**
+ * The status to record for a block: electionStatus, except that an "invalid" which later votes could still
+ * turn valid is held as undecided. That happens only when a majority said yes but split over their previous
+ * blocks, and the voters still to vote could give one previous block a majority; 0.6 reported such a block
+ * invalid (and requeued its transactions) and then valid once the last votes came in. Every other outcome
+ * is final: no further votes can change it.
+ */
+export function decidedStatus(
+  block: Block,
+  votes: readonly Vote[],
+  verify: (block: Block, vote: Vote) => boolean = verifyVoteSignature,
+): ElectionStatus {
+  const status = electionStatus(block, votes, verify);
+  if (status !== BLOCK_INVALID) return status;
+  const yesVotes = votes.filter((vote) => verify(block, vote) && vote.vote.is_block_valid === true);
+  const half = Math.floor(block.block.voters.length / 2);
+  if (yesVotes.length <= half) return status;
+  const yesByPrevious = new Map<string, number>();
+  for (const { vote } of yesVotes)
+    yesByPrevious.set(vote.previous_block, (yesByPrevious.get(vote.previous_block) ?? 0) + 1);
+  // More votes than voters is an error (MultipleVotesError), so at most this many can still come.
+  const remaining = block.block.voters.length - votes.length;
+  const best = Math.max(...yesByPrevious.values());
+  return best + remaining > half ? BLOCK_UNDECIDED : status;
+}

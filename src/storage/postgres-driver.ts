@@ -102,6 +102,7 @@ class Listener {
   private reconnectDelay = RECONNECT_MIN_MS;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  private commands: Promise<void> = Promise.resolve();
 
   constructor(private readonly config: pg.ClientConfig) {}
 
@@ -112,13 +113,24 @@ class Listener {
     callbacks.add(onWake);
     this.subscribers.set(channel, callbacks);
     const client = await this.connected();
-    if (isNewChannel) await client.query(`LISTEN ${quoteIdentifier(channel)}`);
+    if (isNewChannel) await this.command(client, `LISTEN ${quoteIdentifier(channel)}`);
     return async () => {
       callbacks.delete(onWake);
       if (callbacks.size > 0 || this.subscribers.get(channel) !== callbacks) return;
       this.subscribers.delete(channel);
-      await this.client?.query(`UNLISTEN ${quoteIdentifier(channel)}`).catch(() => {});
+      const current = this.client;
+      if (current !== undefined)
+        await this.command(current, `UNLISTEN ${quoteIdentifier(channel)}`).catch(() => {});
     };
+  }
+
+  /** One statement at a time on the listening connection (pg deprecates overlapping queries on a client). */
+  private command(client: pg.Client, sql: string): Promise<void> {
+    const next = this.commands.then(async () => {
+      await client.query(sql);
+    });
+    this.commands = next.catch(() => {});
+    return next;
   }
 
   async close(): Promise<void> {
@@ -143,7 +155,8 @@ class Listener {
     client.on('error', () => this.lost(client));
     client.on('end', () => this.lost(client));
     await client.connect();
-    for (const channel of this.subscribers.keys()) await client.query(`LISTEN ${quoteIdentifier(channel)}`);
+    for (const channel of this.subscribers.keys())
+      await this.command(client, `LISTEN ${quoteIdentifier(channel)}`);
     this.client = client;
     this.reconnectDelay = RECONNECT_MIN_MS;
     return client;

@@ -235,14 +235,24 @@ export class Storage {
     return rows.map(backlogEntry);
   }
 
-  async deleteBacklog(ids: readonly string[]): Promise<number> {
-    const rows = await this.run('DELETE FROM backlog WHERE tx_id = ANY($1::text[]) RETURNING tx_id', [ids]);
-    return rows.length;
+  /**
+   * Removes the backlog copies of transactions that a live block already holds (replays, or copies a
+   * reassignment let two nodes see). Checked in the same statement, so a copy requeued because its block was
+   * just decided invalid is never removed.
+   */
+  async deleteIncludedFromBacklog(ids: readonly string[]): Promise<string[]> {
+    const rows = await this.run<{ tx_id: string }>(
+      `DELETE FROM backlog b WHERE b.tx_id = ANY($1::text[])
+         AND EXISTS (SELECT 1 FROM transactions t WHERE t.tx_id = b.tx_id AND t.live)
+       RETURNING b.tx_id`,
+      [ids],
+    );
+    return rows.map((row) => row.tx_id);
   }
 
   /**
-   * Gives every backlog transaction assigned longer ago than maxAgeMs to another of `nodes` (at random),
-   * or back to the same node when it is the only one. A reassignment reappears in the backlog changefeed.
+   * Gives every backlog transaction assigned longer ago than maxAgeMs to another of `nodes` (at random).
+   * One whose assignee is the only node stays where it is. A reassignment reappears in the backlog changefeed.
    */
   async reassignStale(
     maxAgeMs: number,
@@ -250,11 +260,10 @@ export class Storage {
   ): Promise<{ txId: string; assignee: string }[]> {
     const rows = await this.run<{ tx_id: string; assignee: string }>(
       `UPDATE backlog b SET
-         assignee = coalesce(
-           (SELECT node FROM unnest($2::text[]) AS node WHERE node <> b.assignee ORDER BY random() LIMIT 1),
-           b.assignee),
+         assignee = (SELECT node FROM unnest($2::text[]) AS node WHERE node <> b.assignee ORDER BY random() LIMIT 1),
          assigned_at = now(), seq = nextval('backlog_seq'), xid = pg_current_xact_id()
        WHERE assigned_at < now() - make_interval(secs => $1::float8 / 1000)
+         AND EXISTS (SELECT 1 FROM unnest($2::text[]) AS node WHERE node <> b.assignee)
        RETURNING tx_id, assignee`,
       [maxAgeMs, nodes],
     );
@@ -405,14 +414,28 @@ export class Storage {
   }
 
   /** Blocks without a vote from `voter`, in insertion order (the vote pipeline's catch-up). */
-  async unvotedBlocks(voter: string, limit = 100): Promise<StoredBlock[]> {
+  async unvotedBlocks(
+    voter: string,
+    options: { afterSeq?: string; limit?: number } = {},
+  ): Promise<StoredBlock[]> {
     const rows = await this.run<BlockRow>(
       `SELECT b.id, b.status, b.seq::text AS seq, b.doc FROM blocks b
-       WHERE NOT EXISTS (SELECT 1 FROM votes v WHERE v.block_id = b.id AND v.voter = $1)
-       ORDER BY b.seq LIMIT $2`,
-      [voter, limit],
+       WHERE b.seq > $2::bigint AND NOT EXISTS (SELECT 1 FROM votes v WHERE v.block_id = b.id AND v.voter = $1)
+       ORDER BY b.seq LIMIT $3`,
+      [voter, options.afterSeq ?? '0', options.limit ?? 100],
     );
     return rows.map(storedBlock);
+  }
+
+  /** Undecided blocks, in insertion order, with only their id and seq (the election's catch-up). */
+  async undecidedBlocks(
+    options: { afterSeq?: string; limit?: number } = {},
+  ): Promise<{ id: string; seq: string }[]> {
+    return this.run<{ id: string; seq: string }>(
+      `SELECT id, seq::text AS seq FROM blocks WHERE status = 'undecided' AND seq > $1::bigint
+       ORDER BY seq LIMIT $2`,
+      [options.afterSeq ?? '0', options.limit ?? 1000],
+    );
   }
 
   // --- transactions, outputs, spends --------------------------------------------------------------------

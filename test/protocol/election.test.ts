@@ -7,6 +7,7 @@ import {
   BLOCK_INVALID,
   BLOCK_UNDECIDED,
   BLOCK_VALID,
+  decidedStatus,
   electionStatus,
   TX_IN_BACKLOG,
   type ElectionStatus,
@@ -235,4 +236,47 @@ describe('electionStatus', () => {
       message: `Block ${fed.block.id} has multiple votes (2) from voting node ${KEYS[0]!.publicKey}`,
     });
   });
+});
+
+/** Every way the absent voters of a combination could still vote. */
+function* completions(ballots: readonly Ballot[]): Generator<Ballot[]> {
+  const slot = ballots.indexOf('absent');
+  if (slot === -1) {
+    yield [...ballots];
+    return;
+  }
+  for (const ballot of ['yes-P', 'yes-Q', 'no'] as const)
+    yield* completions(ballots.map((b, i) => (i === slot ? ballot : b)));
+}
+
+describe('decidedStatus', () => {
+  it('holds a split "invalid" as undecided while the missing voters could still make it valid', () => {
+    const fed = federation(4);
+    const split = votesOf(fed, ['yes-P', 'yes-P', 'yes-Q', 'absent']);
+    assert.equal(electionStatus(fed.block, split), 'invalid');
+    assert.equal(decidedStatus(fed.block, split), 'undecided');
+    const complete = votesOf(fed, ['yes-P', 'yes-P', 'yes-Q', 'yes-P']);
+    assert.equal(decidedStatus(fed.block, complete), 'valid');
+  });
+
+  for (let n = 1; n <= 5; n++) {
+    it(`for ${n} voter(s): decides only what no further vote can change, and holds back only what one can`, () => {
+      const fed = federation(n);
+      const verify = memoizedVerify();
+      for (const ballots of allBallotCombinations(n)) {
+        const votes = votesOf(fed, ballots);
+        const status = electionStatus(fed.block, votes, verify);
+        const decided = decidedStatus(fed.block, votes, verify);
+        const outcomes = new Set([...completions(ballots)].map((full) => expectedStatus(n, full)));
+        if (decided !== BLOCK_UNDECIDED) {
+          assert.equal(decided, status, ballots.join(','));
+          assert.deepEqual([...outcomes], [decided], `final: ${ballots.join(',')}`);
+        } else if (status === BLOCK_INVALID) {
+          assert.ok(outcomes.has(BLOCK_VALID), `held back needlessly: ${ballots.join(',')}`);
+        } else {
+          assert.equal(status, BLOCK_UNDECIDED);
+        }
+      }
+    });
+  }
 });

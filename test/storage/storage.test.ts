@@ -99,8 +99,21 @@ describeEachBackend('storage', (backend) => {
     assert.equal(byId.size, 1);
     assert.equal(byId.get(txs[2]!.id)?.assignee, other);
     assert.ok(byId.get(txs[2]!.id)!.assignedAt instanceof Date);
-    assert.equal(await storage.deleteBacklog([txs[2]!.id]), 1);
-    assert.equal((await storage.counts()).backlog, 2);
+    assert.deepEqual(await storage.deleteIncludedFromBacklog([txs[2]!.id]), [], 'in no block: it stays');
+    assert.equal((await storage.counts()).backlog, 3);
+  });
+
+  test('only backlog copies of transactions in a live block are removed as included', async () => {
+    const { storage, chain } = await initialised();
+    const owner = generateKeyPair().publicKey;
+    const [kept, replayed] = [chain.create(owner), chain.create(owner)];
+    const block = chain.block([replayed]);
+    await storage.writeBlock(block);
+    await storage.writeBacklog([kept, replayed].map((transaction) => ({ transaction, assignee: owner })));
+    assert.deepEqual(await storage.deleteIncludedFromBacklog([kept.id, replayed.id]), [replayed.id]);
+    await storage.invalidateBlock(block.id, [owner]);
+    assert.deepEqual(await storage.deleteIncludedFromBacklog([replayed.id]), [], 'its block is invalid now');
+    assert.equal((await storage.getBacklog([replayed.id])).size, 1, 'requeued, and kept');
   });
 
   test('writing a block removes its transactions from the backlog in the same transaction', async () => {
@@ -309,10 +322,11 @@ describeEachBackend('storage', (backend) => {
       (await seen).map((entry) => [entry.transaction.id, entry.assignee]),
       [[tx.id, b]],
     );
+    assert.deepEqual(await storage.reassignStale(0, [b]), [], 'alone: its own transactions stay');
     assert.deepEqual(
-      await storage.reassignStale(0, [b]),
-      [{ txId: tx.id, assignee: b }],
-      'alone: back to itself',
+      await storage.reassignStale(0, [a]),
+      [{ txId: tx.id, assignee: a }],
+      'a transaction of a node no longer in the federation moves',
     );
   });
 

@@ -1,0 +1,219 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import type { Transaction } from '../protocol/transaction.ts';
+import { ReplayError } from '../protocol/validation-errors.ts';
+import type { Changefeed } from '../storage/changefeed.ts';
+import { BlockConflictError } from '../storage/errors.ts';
+import type { BacklogEntry } from '../storage/storage.ts';
+import type { Bigchain } from './bigchain.ts';
+import { selectTransactions, type Selection } from './block-builder.ts';
+import { describeError, type Logger } from './log.ts';
+import type { Stage } from './supervisor.ts';
+import type { VerifiedSignatures } from './verified-signatures.ts';
+import type { VerifyPool } from './verify-pool.ts';
+import { Wakeup } from './wakeup.ts';
+
+export interface BlockPipelineOptions {
+  /** transactions per block at most (0.6: 1000) */
+  blockSize: number;
+  /** how long the first waiting transaction may wait for the block to fill, in ms */
+  timeoutMs: number;
+}
+
+interface Pending {
+  transaction: Transaction;
+  arrivedAt: number;
+}
+
+/** A block on its way to the database; the next one is validated meanwhile, counting it as written. */
+interface InFlight {
+  accepted: readonly Transaction[];
+  /** false when the block was refused (its transactions were put back to be validated again) */
+  written: Promise<boolean>;
+  /** set once `written` resolved: from then on the database itself answers for the block */
+  landed: boolean;
+}
+
+/**
+ * The block pipeline: the backlog transactions assigned to this node (all of them at start, then as they
+ * come) are batched, validated (signatures on the worker pool), packed into a signed block of at most
+ * `blockSize` and written; the block write removes them from the backlog in the same database transaction,
+ * so a crash loses nothing. A block is cut when it is full or `timeoutMs` after its first transaction came.
+ * Invalid transactions leave the backlog for the `rejected` table with their reason; one that is already in
+ * a live block (a replay, or a reassigned copy another node packed first) is just removed.
+ *
+ * While one block is written the next is validated, against the chain plus the block in flight. If the
+ * database refuses the block in flight (another node packed a conflicting transaction first), the next one
+ * is not written either: both batches are validated again against the chain as it now is.
+ */
+export class BlockPipeline implements Stage {
+  readonly name = 'block';
+  private pending = new Map<string, Pending>();
+  private readonly wakeup = new Wakeup();
+  private feed: Changefeed<BacklogEntry> | undefined;
+  private stopping = false;
+  private readerFailure: unknown;
+  /** blocks written by this instance (for tests and the benchmark) */
+  blocksWritten = 0;
+
+  constructor(
+    private readonly bigchain: Bigchain,
+    private readonly pool: VerifyPool,
+    private readonly verified: VerifiedSignatures,
+    private readonly log: Logger,
+    private readonly options: BlockPipelineOptions,
+  ) {}
+
+  async run(): Promise<void> {
+    const storage = this.bigchain.storage;
+    const feed = storage.backlogFeed({
+      assignee: this.bigchain.me,
+      batchSize: this.options.blockSize,
+      onError: (error) => this.log.warn(`backlog changefeed: ${describeError(error)}; retrying`),
+    });
+    this.feed = feed;
+    const reading = this.read(feed);
+    try {
+      await this.build();
+    } finally {
+      this.stopping = true;
+      await feed.close();
+      await reading;
+    }
+    if (this.readerFailure !== undefined) throw this.readerFailure;
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.wakeup.wake();
+    await this.feed?.close();
+  }
+
+  private async read(feed: Changefeed<BacklogEntry>): Promise<void> {
+    try {
+      for await (const entries of feed) {
+        const now = Date.now();
+        for (const entry of entries) {
+          if (!this.pending.has(entry.transaction.id))
+            this.pending.set(entry.transaction.id, { transaction: entry.transaction, arrivedAt: now });
+        }
+        this.log.debug(`${entries.length} backlog transactions assigned`, { pending: this.pending.size });
+        this.wakeup.wake();
+      }
+    } catch (error) {
+      this.readerFailure = error;
+      this.stopping = true;
+      this.wakeup.wake();
+    }
+  }
+
+  private async build(): Promise<void> {
+    let inFlight: InFlight | undefined;
+    try {
+      while (await this.nextBatchDue()) {
+        const batch = this.take();
+        this.log.debug(`validating a batch of ${batch.length}`);
+        const counted = inFlight?.landed === false ? inFlight.accepted : [];
+        const selection = await selectTransactions(
+          this.bigchain,
+          this.pool,
+          batch.map((entry) => entry.transaction),
+          { verified: this.verified, inFlight: counted },
+        );
+        if (inFlight !== undefined && !(await inFlight.written)) {
+          this.putBack(batch);
+          inFlight = undefined;
+          continue;
+        }
+        const written = this.commit(batch, selection, new Set(counted.map((tx) => tx.id)));
+        const next: InFlight = { accepted: selection.accepted, written, landed: false };
+        // Awaited later; the handler also keeps a failure from counting as unhandled meanwhile.
+        written.then(
+          () => (next.landed = true),
+          () => {},
+        );
+        inFlight = next;
+      }
+    } finally {
+      // Stopping or failing: the block in flight is finished, whatever comes next.
+      await inFlight?.written;
+    }
+  }
+
+  /** Waits until a block is due: full, or its first transaction waited timeoutMs. False once stopping. */
+  private async nextBatchDue(): Promise<boolean> {
+    for (;;) {
+      if (this.stopping) return false;
+      if (this.pending.size >= this.options.blockSize) return true;
+      const first = this.pending.values().next().value;
+      if (first === undefined) {
+        await this.wakeup.sleep(Infinity);
+        continue;
+      }
+      const wait = first.arrivedAt + this.options.timeoutMs - Date.now();
+      if (wait <= 0) return true;
+      await this.wakeup.sleep(wait);
+    }
+  }
+
+  private take(): Pending[] {
+    const batch: Pending[] = [];
+    for (const [id, entry] of this.pending) {
+      if (batch.length === this.options.blockSize) break;
+      batch.push(entry);
+      this.pending.delete(id);
+    }
+    return batch;
+  }
+
+  /** Returns a batch to the front of the queue, to be validated again. */
+  private putBack(batch: readonly Pending[]): void {
+    const rest = this.pending;
+    this.pending = new Map(batch.map((entry) => [entry.transaction.id, entry]));
+    for (const [id, entry] of rest) if (!this.pending.has(id)) this.pending.set(id, entry);
+    this.wakeup.wake();
+  }
+
+  /**
+   * Writes the block, then records the rejections. `inFlightIds` were counted as in the chain because the
+   * previous block held them: that block's own write removed them from the backlog, so they are not deleted
+   * here (a copy requeued since, from that block decided invalid, must stay).
+   */
+  private async commit(
+    batch: readonly Pending[],
+    selection: Selection,
+    inFlightIds: ReadonlySet<string>,
+  ): Promise<boolean> {
+    const storage = this.bigchain.storage;
+    if (selection.accepted.length > 0) {
+      const block = this.bigchain.createBlock(selection.accepted);
+      try {
+        await this.bigchain.writeBlock(block);
+      } catch (error) {
+        if (!(error instanceof BlockConflictError)) throw error;
+        this.log.warn(`${error.message}; validating its transactions again`, { conflicts: error.conflicts });
+        // The same transactions packed again within the same second would make the same block id.
+        if (error.conflicts.some((conflict) => conflict.kind === 'block')) await delay(1_000);
+        this.putBack(batch);
+        return false;
+      }
+      this.blocksWritten++;
+      this.log.info(`Write new block ${block.id} with ${selection.accepted.length} transactions`);
+    }
+    const replays: string[] = [];
+    const rejections: { transaction: Transaction; reason: string }[] = [];
+    for (const { transaction, reason } of selection.rejected) {
+      const tx = transaction as Transaction;
+      if (reason instanceof ReplayError) {
+        if (!inFlightIds.has(tx.id)) replays.push(tx.id);
+      } else rejections.push({ transaction: tx, reason: `${reason.name}: ${reason.message}` });
+    }
+    if (rejections.length > 0) {
+      await storage.rejectTransactions(rejections);
+      this.log.info(`Rejected ${rejections.length} invalid transactions`, {
+        rejected: rejections.slice(0, 10).map((r) => ({ id: r.transaction.id, reason: r.reason })),
+      });
+    }
+    if (replays.length > 0) await storage.deleteIncludedFromBacklog(replays);
+    return true;
+  }
+}

@@ -1,0 +1,114 @@
+import type { Block } from '../protocol/block.ts';
+import { BLOCK_INVALID, BLOCK_VALID, decidedStatus } from '../protocol/election.ts';
+import { MultipleVotesError, type Vote } from '../protocol/vote.ts';
+import type { Changefeed } from '../storage/changefeed.ts';
+import type { StoredVote } from '../storage/storage.ts';
+import type { Bigchain } from './bigchain.ts';
+import { describeError, type Logger } from './log.ts';
+import type { Stage } from './supervisor.ts';
+
+const CATCH_UP_BATCH = 500;
+const VERDICT_CACHE_LIMIT = 100_000;
+
+/**
+ * The election: whenever votes arrive, each undecided block they are for is counted (0.6
+ * block_election_status) and, once the outcome is final, recorded — valid, or invalid with its
+ * transactions requeued to the other nodes. Every node runs it; storage lets only the first recording of a
+ * decision through, so each transaction is requeued once however many nodes count the same votes. Undecided
+ * blocks are recounted at start, which covers votes that arrived while this node was down.
+ */
+export class ElectionPipeline implements Stage {
+  readonly name = 'election';
+  private feed: Changefeed<StoredVote> | undefined;
+  private stopping = false;
+  /** signature verdicts by vote text: a vote is checked once however often its block is recounted */
+  private readonly verdicts = new Map<string, boolean>();
+  /** decisions this instance recorded (for tests and the benchmark) */
+  decided = 0;
+
+  constructor(
+    private readonly bigchain: Bigchain,
+    private readonly log: Logger,
+  ) {}
+
+  async run(): Promise<void> {
+    const storage = this.bigchain.storage;
+    const feed = storage.voteFeed({
+      after: await storage.feedHead(),
+      onError: (error) => this.log.warn(`vote changefeed: ${describeError(error)}; retrying`),
+    });
+    this.feed = feed;
+    if (this.stopping) return;
+    let afterSeq = '0';
+    for (;;) {
+      const undecided = await storage.undecidedBlocks({ afterSeq, limit: CATCH_UP_BATCH });
+      const last = undecided.at(-1);
+      if (last === undefined || this.stopping) break;
+      await this.count(undecided.map((block) => block.id));
+      afterSeq = last.seq;
+    }
+    for await (const votes of feed) {
+      await this.count([...new Set(votes.map((stored) => stored.vote.vote.voting_for_block))]);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.feed?.close();
+  }
+
+  private async count(blockIds: readonly string[]): Promise<void> {
+    const storage = this.bigchain.storage;
+    const statuses = await storage.blockStatuses(blockIds);
+    const open = blockIds.filter((id) => statuses.get(id) === 'undecided');
+    if (open.length === 0) return;
+    const [blocks, votes] = await Promise.all([storage.getBlocks(open), storage.getVotes(open)]);
+    for (const id of open) {
+      const block = blocks.get(id)?.block;
+      const cast = votes.get(id) ?? [];
+      if (block === undefined || cast.length === 0) continue;
+      let status;
+      try {
+        status = decidedStatus(
+          block,
+          cast.map((stored) => stored.vote),
+          this.verifier(cast),
+        );
+      } catch (error) {
+        if (!(error instanceof MultipleVotesError)) throw error;
+        this.log.error(`cannot count the votes of block ${id}: ${error.message}`, error.details);
+        continue;
+      }
+      if (status === BLOCK_VALID && (await storage.markBlockValid(id))) {
+        this.decided++;
+        this.log.info(`Block ${id} is valid`);
+      } else if (status === BLOCK_INVALID) {
+        const others = this.bigchain.nodesExceptMe;
+        const { decided, requeued } = await storage.invalidateBlock(
+          id,
+          others.length > 0 ? others : [this.bigchain.me],
+        );
+        if (decided) {
+          this.decided++;
+          this.log.info(`Rewriting ${requeued.length} transactions from invalid block ${id}`);
+        }
+      }
+    }
+  }
+
+  /** Signature checks remembered by the vote's stored text, which includes the block id it is for. */
+  private verifier(cast: readonly StoredVote[]): (block: Block, vote: Vote) => boolean {
+    const texts = new Map(cast.map((stored) => [stored.vote, stored.text]));
+    return (block, vote) => {
+      const text = texts.get(vote);
+      const known = text === undefined ? undefined : this.verdicts.get(text);
+      if (known !== undefined) return known;
+      const verdict = this.bigchain.consensus.verifyVoteSignature(block, vote);
+      if (text !== undefined) {
+        if (this.verdicts.size >= VERDICT_CACHE_LIMIT) this.verdicts.clear();
+        this.verdicts.set(text, verdict);
+      }
+      return verdict;
+    };
+  }
+}

@@ -1,0 +1,94 @@
+import { availableParallelism } from 'node:os';
+import type { NodeConfig } from '../config/config.ts';
+import { Bigchain, GenesisBlockAlreadyExistsError } from './bigchain.ts';
+import { BlockPipeline } from './block-pipeline.ts';
+import { ElectionPipeline } from './election-pipeline.ts';
+import { silentLogger, type Logger } from './log.ts';
+import { StalePipeline } from './stale-pipeline.ts';
+import { Supervisor } from './supervisor.ts';
+import { VerifiedSignatures } from './verified-signatures.ts';
+import { VerifyPool } from './verify-pool.ts';
+import { VotePipeline } from './vote-pipeline.ts';
+
+export interface NodeOptions {
+  /** transactions per block at most (default 1000) */
+  blockSize?: number;
+  /** ms the first transaction of a block waits for it to fill (default 1000) */
+  blockTimeoutMs?: number;
+  /** ms before a waiting backlog transaction is given to another node (default 30 000) */
+  reassignDelayMs?: number;
+  /** signature-check worker threads (default: one per core) */
+  verifyWorkers?: number;
+  log?: Logger;
+}
+
+export const DEFAULT_BLOCK_SIZE = 1000;
+
+/** The options a node configuration sets. */
+export function nodeOptions(config: NodeConfig, log: Logger): NodeOptions {
+  return {
+    blockTimeoutMs: config.block_timeout * 1000,
+    reassignDelayMs: config.backlog_reassign_delay * 1000,
+    log,
+  };
+}
+
+/**
+ * A running node: the block, vote, election and stale pipelines over one Bigchain, under a supervisor
+ * that restarts a failed one, sharing one signature-check pool and one memory of verified signatures.
+ */
+export class BigchainNode {
+  private constructor(
+    readonly bigchain: Bigchain,
+    private readonly pool: VerifyPool,
+    private readonly supervisor: Supervisor,
+  ) {}
+
+  /** Starts the pipelines; writes the genesis block first when the database is empty. */
+  static async start(bigchain: Bigchain, options: NodeOptions = {}): Promise<BigchainNode> {
+    const log = options.log ?? silentLogger;
+    try {
+      await bigchain.createGenesisBlock();
+      log.info('Created the database and its genesis block');
+    } catch (error) {
+      if (!(error instanceof GenesisBlockAlreadyExistsError)) throw error;
+    }
+    const pool = new VerifyPool(options.verifyWorkers ?? availableParallelism());
+    const verified = new VerifiedSignatures();
+    const supervisor = new Supervisor(log);
+    const blockOptions = {
+      blockSize: options.blockSize ?? DEFAULT_BLOCK_SIZE,
+      timeoutMs: options.blockTimeoutMs ?? 1_000,
+    };
+    supervisor.start(
+      'block',
+      () => new BlockPipeline(bigchain, pool, verified, log.child('block'), blockOptions),
+    );
+    supervisor.start('vote', () => new VotePipeline(bigchain, pool, verified, log.child('vote')));
+    supervisor.start('election', () => new ElectionPipeline(bigchain, log.child('election')));
+    supervisor.start(
+      'stale',
+      () => new StalePipeline(bigchain, log.child('stale'), options.reassignDelayMs ?? 30_000),
+    );
+    return new BigchainNode(bigchain, pool, supervisor);
+  }
+
+  /** Transactions whose signatures the worker pool has checked. */
+  get signaturesChecked(): number {
+    return this.pool.checked;
+  }
+
+  /** How often each stage has been restarted after a failure. */
+  get restarts(): ReadonlyMap<string, number> {
+    return this.supervisor.restarts;
+  }
+
+  /**
+   * Stops the pipelines — a block being written is finished, transactions not yet in a block stay in the
+   * backlog — then the worker pool. The Bigchain (and its database) stays open: its owner closes it.
+   */
+  async stop(): Promise<void> {
+    await this.supervisor.stop();
+    await this.pool.close();
+  }
+}

@@ -1,0 +1,105 @@
+import type { Block } from '../protocol/block.ts';
+import { BigchainDBError } from '../protocol/errors.ts';
+import type { Vote } from '../protocol/vote.ts';
+import type { Changefeed } from '../storage/changefeed.ts';
+import type { StoredBlock } from '../storage/storage.ts';
+import type { Bigchain } from './bigchain.ts';
+import { selectTransactions } from './block-builder.ts';
+import { describeError, type Logger } from './log.ts';
+import type { Stage } from './supervisor.ts';
+import type { VerifiedSignatures } from './verified-signatures.ts';
+import type { VerifyPool } from './verify-pool.ts';
+
+const CATCH_UP_BATCH = 20;
+
+/**
+ * The vote pipeline: this node votes once on every block it is a voter of — first the ones written while it
+ * was down (catch-up), then each new one from the block changefeed — chaining `previous_block` in the order
+ * it votes. A block is valid when its hash and signature check, its creator is a federation node, and each
+ * transaction is valid against the chain without that block (signatures on the worker pool, each one
+ * checked once per node: those this node packed itself are not checked again). The votes of a batch of
+ * blocks are written together; the (block, voter) key makes a second vote impossible.
+ */
+export class VotePipeline implements Stage {
+  readonly name = 'vote';
+  private feed: Changefeed<StoredBlock> | undefined;
+  private stopping = false;
+  private lastVoted = '';
+  private genesis = '';
+  /** votes cast by this instance (for tests and the benchmark) */
+  votesCast = 0;
+
+  constructor(
+    private readonly bigchain: Bigchain,
+    private readonly pool: VerifyPool,
+    private readonly verified: VerifiedSignatures,
+    private readonly log: Logger,
+  ) {}
+
+  async run(): Promise<void> {
+    const storage = this.bigchain.storage;
+    this.genesis = await storage.genesisBlockId();
+    this.lastVoted = (await this.bigchain.getLastVotedBlock()).id;
+    // Blocks committed after this position come through the feed; the ones before, through the catch-up.
+    const feed = storage.blockFeed({
+      after: await storage.feedHead(),
+      batchSize: CATCH_UP_BATCH,
+      onError: (error) => this.log.warn(`block changefeed: ${describeError(error)}; retrying`),
+    });
+    this.feed = feed;
+    if (this.stopping) return;
+    let afterSeq = '0';
+    for (;;) {
+      const unvoted = await storage.unvotedBlocks(this.bigchain.me, { afterSeq, limit: CATCH_UP_BATCH });
+      const last = unvoted.at(-1);
+      if (last === undefined || this.stopping) break;
+      await this.voteOn(unvoted.map((stored) => stored.block));
+      afterSeq = last.seq;
+    }
+    for await (const stored of feed) {
+      const ids = stored.map((entry) => entry.block.id);
+      const votes = await storage.getVotes(ids);
+      const mine = (id: string) => (votes.get(id) ?? []).some((v) => v.vote.node_pubkey === this.bigchain.me);
+      await this.voteOn(stored.map((entry) => entry.block).filter((block) => !mine(block.id)));
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.feed?.close();
+  }
+
+  private async voteOn(blocks: readonly Block[]): Promise<void> {
+    const votes: Vote[] = [];
+    for (const block of blocks) {
+      if (block.id === this.genesis || !block.block.voters.includes(this.bigchain.me)) continue;
+      const reason = await this.invalidReason(block);
+      votes.push(this.bigchain.vote(block.id, this.lastVoted, reason === null, reason));
+      this.lastVoted = block.id;
+      if (reason !== null) this.log.warn(`Voting block ${block.id} invalid: ${reason}`);
+    }
+    if (votes.length === 0) return;
+    const { duplicates } = await this.bigchain.storage.writeVotes(votes);
+    this.votesCast += votes.length - duplicates.length;
+    if (duplicates.length > 0)
+      this.log.warn(`${duplicates.length} blocks already had a vote from this node`, { duplicates });
+  }
+
+  /** null when the block is valid, else why not (the vote's invalid_reason). */
+  private async invalidReason(block: Block): Promise<string | null> {
+    try {
+      this.bigchain.consensus.validateBlock(this.bigchain.federation, block);
+    } catch (error) {
+      if (error instanceof BigchainDBError) return describeError(error);
+      throw error;
+    }
+    const { rejected } = await selectTransactions(this.bigchain, this.pool, block.block.transactions, {
+      exceptBlock: block.id,
+      verified: this.verified,
+    });
+    const first = rejected[0];
+    if (first === undefined) return null;
+    const txid = (first.transaction as { id?: unknown } | null)?.id;
+    return `transaction ${String(txid)}: ${describeError(first.reason)}`;
+  }
+}
