@@ -20,6 +20,7 @@ import {
 import { DatabaseAlreadyExists } from '../storage/errors.ts';
 import { openStorage } from '../storage/open.ts';
 import type { Storage } from '../storage/storage.ts';
+import { runVerify } from './verify-command.ts';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -56,6 +57,7 @@ commands:
   prune [--rebuild] Apply the restore rule after restoring a snapshot or a pg_dump: clear the backlog, drop
                     blocks after the last valid block and their votes, rebuild indexes (--rebuild: also
                     re-derive the transaction, output and spend rows from the blocks)
+  verify            Re-verify every stored block, vote and transaction; report any that was tampered with
   start             Start BigchainDB: the block, vote, election and stale pipelines (creates a config
                     with a new keypair and the database when missing; the HTTP API is being built)
 
@@ -87,6 +89,7 @@ const COMMANDS: Record<string, Command> = {
   backup: runBackup,
   restore: runRestore,
   prune: runPrune,
+  verify: runVerify,
   start: runStart,
 };
 

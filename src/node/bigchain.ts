@@ -12,6 +12,7 @@ import {
 import { ValidationError } from '../protocol/validation-errors.ts';
 import { createVote, ImproperVoteError, type Vote } from '../protocol/vote.ts';
 import { nodeKeyPair, type NodeConfig } from '../config/config.ts';
+import { DatabaseAlreadyExists } from '../storage/errors.ts';
 import { openStorage } from '../storage/open.ts';
 import type { BlockStatus, Storage } from '../storage/storage.ts';
 import { ChainView } from './chain-view.ts';
@@ -23,6 +24,14 @@ export class GenesisBlockAlreadyExistsError extends BigchainDBError {}
 
 /** A transaction in two valid blocks: the chain is broken (storage's unique live index should make it impossible). */
 export class MultipleValidBlocksError extends BigchainDBError {}
+
+export type ElectionIndex = 'transaction_id' | 'payload_uuid';
+
+export interface BlockElection {
+  id: string;
+  block: { voters: string[] };
+  votes: Vote[];
+}
 
 export interface BigchainOptions {
   storage: Storage;
@@ -39,6 +48,8 @@ export interface BigchainOptions {
 export class Bigchain {
   readonly storage: Storage;
   readonly me: string;
+  /** this node's private key (0.6 `me_private`, used by the server-API examples to sign CREATEs) */
+  readonly mePrivate: string;
   readonly nodesExceptMe: readonly string[];
   /** the voters of every block this node creates: its keyring, then itself (0.6 order) */
   readonly federation: readonly string[];
@@ -49,6 +60,7 @@ export class Bigchain {
     this.storage = options.storage;
     this.keyPair = options.keyPair;
     this.me = options.keyPair.publicKey;
+    this.mePrivate = options.keyPair.privateKey;
     this.nodesExceptMe = (options.keyring ?? []).filter((key) => key !== this.me);
     this.federation = [...this.nodesExceptMe, this.me];
     this.consensus = options.consensus ?? new BaseConsensusRules();
@@ -145,6 +157,34 @@ export class Bigchain {
     return Object.fromEntries(blocks.map((block) => [block.blockId, block.status]));
   }
 
+  /**
+   * Election information of the blocks found through a secondary index (`transaction_id` or
+   * `payload_uuid`): each block's id, its voters and the votes cast on it so far. (0.6 plucked a `votes`
+   * field its blocks never had; the votes live in their own table, and are given here.)
+   */
+  async searchBlockElectionOnIndex(value: string, index: ElectionIndex): Promise<BlockElection[]> {
+    let ids: string[];
+    if (index === 'transaction_id') {
+      ids = (await this.storage.blocksContainingTransaction(value)).map((block) => block.blockId);
+    } else if (index === 'payload_uuid') {
+      ids = [...new Set((await this.storage.transactionsByUuid(value)).map((copy) => copy.blockId))];
+    } else {
+      throw new BigchainDBError(
+        `unknown index ${JSON.stringify(index)}: use transaction_id or payload_uuid`,
+        {
+          index,
+        },
+      );
+    }
+    const [blocks, votes] = await Promise.all([this.storage.getBlocks(ids), this.storage.getVotes(ids)]);
+    return ids.flatMap((id) => {
+      const stored = blocks.get(id);
+      if (stored === undefined) return [];
+      const cast = (votes.get(id) ?? []).map((vote) => vote.vote);
+      return [{ id, block: { voters: stored.block.block.voters }, votes: cast }];
+    });
+  }
+
   async getTxByPayloadUuid(uuid: string): Promise<Transaction[]> {
     return (await this.storage.transactionsByUuid(uuid)).map((copy) => copy.transaction);
   }
@@ -193,7 +233,14 @@ export class Bigchain {
     if (await this.storage.isInitialized())
       throw new GenesisBlockAlreadyExistsError('Cannot create the Genesis block');
     const genesis = prepareGenesisBlock(this.keyPair, this.federation);
-    await this.storage.init(genesis);
+    try {
+      await this.storage.init(genesis);
+    } catch (error) {
+      // Another node of the federation initialised the shared database first.
+      if (error instanceof DatabaseAlreadyExists)
+        throw new GenesisBlockAlreadyExistsError('Cannot create the Genesis block');
+      throw error;
+    }
     return genesis;
   }
 

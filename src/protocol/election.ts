@@ -27,7 +27,7 @@ export function electionStatus(
   }
   if (votes.length > voterCount) throw MultipleVotesError.moreThanVoters(block.id, votes.length, voterCount);
 
-  const yesVotes = votes.filter((vote) => verify(block, vote) && vote.vote.is_block_valid === true);
+  const yesVotes = validYesVotes(block, votes, verify);
   const invalidCount = votes.length - yesVotes.length;
   const half = Math.floor(voterCount / 2);
   if (invalidCount >= Math.ceil(voterCount / 2)) return BLOCK_INVALID;
@@ -57,7 +57,7 @@ export function decidedStatus(
 ): ElectionStatus {
   const status = electionStatus(block, votes, verify);
   if (status !== BLOCK_INVALID) return status;
-  const yesVotes = votes.filter((vote) => verify(block, vote) && vote.vote.is_block_valid === true);
+  const yesVotes = validYesVotes(block, votes, verify);
   const half = Math.floor(block.block.voters.length / 2);
   if (yesVotes.length <= half) return status;
   const yesByPrevious = new Map<string, number>();
@@ -67,4 +67,16 @@ export function decidedStatus(
   const remaining = block.block.voters.length - votes.length;
   const best = Math.max(...yesByPrevious.values());
   return best + remaining > half ? BLOCK_UNDECIDED : status;
+}
+
+/** The correctly signed yes votes of the block's voters; one signed for another block is no vote for it. */
+function validYesVotes(
+  block: Block,
+  votes: readonly Vote[],
+  verify: (block: Block, vote: Vote) => boolean,
+): Vote[] {
+  return votes.filter(
+    (vote) =>
+      vote.vote.voting_for_block === block.id && verify(block, vote) && vote.vote.is_block_valid === true,
+  );
 }

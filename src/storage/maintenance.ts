@@ -496,7 +496,8 @@ function parseBlockLine(
   return { block, status };
 }
 
-function isBlockShaped(block: unknown): block is Block {
+/** The fields every block document has, exactly those in the envelope (also used by the audit). */
+export function isBlockShaped(block: unknown): block is Block {
   if (!isRecord(block) || !exactKeys(block, ['id', 'block', 'signature'])) return false;
   const body = block.block;
   return (
@@ -555,7 +556,7 @@ async function votersOf(session: SqlSession, ids: readonly string[]): Promise<Ma
 }
 
 /** A block standing in for a stored one where only its id and voters matter (vote checks, elections). */
-function shellBlock(id: string, voters: string[]): Block {
+export function shellBlock(id: string, voters: string[]): Block {
   return { id, signature: '', block: { timestamp: '', transactions: [], node_pubkey: '', voters } };
 }
 

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { errorCode } from '../protocol/errors.ts';
 import type { SqlDriver, SqlSession } from './driver.ts';
 
 export interface PostgresConnection {
@@ -13,6 +14,8 @@ export interface PostgresConnection {
   poolSize?: number;
 }
 
+const DUPLICATE_DATABASE = '42P04';
+const UNIQUE_VIOLATION = '23505';
 const RECONNECT_MIN_MS = 50;
 const RECONNECT_MAX_MS = 2_000;
 
@@ -199,7 +202,15 @@ export async function createDatabaseIfMissing(connection: PostgresConnection): P
   try {
     const existing = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [connection.name]);
     if (existing.rowCount === 1) return false;
-    await client.query(`CREATE DATABASE ${quoteIdentifier(connection.name)}`);
+    try {
+      await client.query(`CREATE DATABASE ${quoteIdentifier(connection.name)}`);
+    } catch (error) {
+      // Another node of the federation created it since our check (a concurrent CREATE DATABASE fails on
+      // the catalog's unique index rather than with duplicate_database).
+      const code = errorCode(error);
+      if (code === DUPLICATE_DATABASE || code === UNIQUE_VIOLATION) return false;
+      throw error;
+    }
     return true;
   } finally {
     await client.end();

@@ -87,7 +87,8 @@ export interface TableCounts {
 const UNDEFINED_TABLE = '42P01';
 const ANALYZE_MIN_ROWS = 10_000;
 const ANALYZE_GROWTH = 0.2;
-const DUPLICATE_TABLE = '42P07';
+/** the advisory lock key that serializes init across processes ("bcdb" in ASCII) */
+const INIT_LOCK = 0x6263_6462;
 
 function partition<T>(all: readonly T[], kept: ReadonlySet<T>): WriteResult {
   const inserted: string[] = [];
@@ -147,23 +148,26 @@ export class Storage {
     return row?.exists === true;
   }
 
-  /** Creates the schema and writes the genesis block, atomically; a second init fails. */
+  /**
+   * Creates the schema and writes the genesis block, atomically; a second init fails. Nodes of a federation
+   * starting together all try: an advisory lock lets one at a time check and create, so exactly one wins.
+   */
   async init(genesis: Block): Promise<void> {
-    if (await this.isInitialized()) throw this.alreadyExists();
-    try {
-      await this.driver.transaction(async (session) => {
-        for (const statement of schemaStatements()) await session.query(statement);
-        await session.query(
-          "INSERT INTO bigchaindb_meta (key, value) VALUES ('schema_version', $1), ('genesis_block', $2), ('shards', '1')",
-          [SCHEMA_VERSION, genesis.id],
-        );
-        await this.insertBlock(session, genesis);
-      });
-    } catch (error) {
-      // Another node initialised the same database between our check and our CREATE TABLE.
-      if (errorCode(error) === DUPLICATE_TABLE && (await this.isInitialized())) throw this.alreadyExists();
-      throw error;
-    }
+    await this.driver.transaction(async (session) => {
+      await session.query('SELECT pg_advisory_xact_lock($1)', [INIT_LOCK]);
+      // A scan of the catalog with this statement's snapshot: to_regclass could answer from a cache that
+      // has not yet heard of the tables another node committed while we waited for the lock.
+      const [row] = await session.query<{ exists: boolean }>(
+        "SELECT EXISTS (SELECT 1 FROM pg_tables WHERE schemaname = current_schema() AND tablename = 'bigchaindb_meta') AS exists",
+      );
+      if (row?.exists === true) throw this.alreadyExists();
+      for (const statement of schemaStatements()) await session.query(statement);
+      await session.query(
+        "INSERT INTO bigchaindb_meta (key, value) VALUES ('schema_version', $1), ('genesis_block', $2), ('shards', '1')",
+        [SCHEMA_VERSION, genesis.id],
+      );
+      await this.insertBlock(session, genesis);
+    });
   }
 
   /** Removes every table, index and function init created. */

@@ -60,6 +60,13 @@ describeEachBackend('Bigchain server API', (backend) => {
     assert.equal((await b.getLastVotedBlock()).id, block.id);
     assert.deepEqual(await b.getUnvotedBlocks(), []);
     assert.equal(await b.blockElectionStatus(block), 'valid');
+    const election = [
+      { id: block.id, block: { voters: [b.me] }, votes: [(await b.storage.getVote(block.id, b.me))!.vote] },
+    ];
+    assert.deepEqual(await b.searchBlockElectionOnIndex(tx.id, 'transaction_id'), election);
+    assert.deepEqual(await b.searchBlockElectionOnIndex(tx.transaction.data.uuid, 'payload_uuid'), election);
+    assert.deepEqual(await b.searchBlockElectionOnIndex('0'.repeat(64), 'transaction_id'), []);
+    await assert.rejects(b.searchBlockElectionOnIndex(tx.id, 'owner' as never), /unknown index "owner"/);
     await b.storage.markBlockValid(block.id);
     assert.equal(await b.getStatus(tx.id), 'valid');
 

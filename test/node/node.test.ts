@@ -9,27 +9,9 @@ import { BigchainNode, type NodeOptions } from '../../src/node/node.ts';
 import type { Storage } from '../../src/storage/storage.ts';
 import { forged, generateKeyPair, TestChain } from '../support/chain.ts';
 import { describeEachBackend } from '../support/storage-backends.ts';
+import { allSettled, outcomes } from '../support/outcomes.ts';
 import { waitFor } from '../support/wait.ts';
 import { Writable } from 'node:stream';
-
-/** Where each transaction ended: the status of its live copy, `rejected`, `backlog`, or `missing`. */
-async function outcomes(storage: Storage, ids: readonly string[]): Promise<Map<string, string>> {
-  const [copies, rejected, backlog] = await Promise.all([
-    storage.getTransactions(ids),
-    storage.getRejected(ids),
-    storage.getBacklog(ids),
-  ]);
-  const result = new Map<string, string>();
-  for (const id of ids) {
-    const live = copies.find((copy) => copy.transaction.id === id && copy.live);
-    result.set(id, live?.status ?? (rejected.has(id) ? 'rejected' : backlog.has(id) ? 'backlog' : 'missing'));
-  }
-  return result;
-}
-
-function allSettled(statuses: Map<string, string>): boolean {
-  return [...statuses.values()].every((status) => status === 'valid' || status === 'rejected');
-}
 
 /** A log that keeps its lines, to assert on what the node reported. */
 function memoryLog(): { log: Logger; lines: string[] } {

@@ -198,6 +198,12 @@ describe('electionStatus', () => {
     );
   });
 
+  it('counts a yes vote signed for another block, stored under this one, as a no', () => {
+    const fed = federation(1);
+    const moved = createVote(KEYS[0]!, 'f'.repeat(64), PREVIOUS_P, true, null, '1472731235');
+    assert.equal(electionStatus(fed.block, [moved]), 'invalid');
+  });
+
   it('uses the verifier it is given', () => {
     const fed = federation(1);
     const forged = votesOf(fed, ['forged']);

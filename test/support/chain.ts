@@ -12,9 +12,13 @@ import {
  * packs blocks, and users that own and transfer them.
  */
 export class TestChain {
-  readonly node: KeyPair = generateKeyPair();
-  readonly genesis: Block = prepareGenesisBlock(this.node, [this.node.publicKey]);
+  readonly genesis: Block;
   private readonly known: Transaction[] = [];
+
+  /** `node` signs the CREATEs: for a federation's chain, one of its nodes */
+  constructor(readonly node: KeyPair = generateKeyPair()) {
+    this.genesis = prepareGenesisBlock(node, [node.publicKey]);
+  }
 
   /** A CREATE by the node giving a new asset to `owners` (one key, or several for a threshold). */
   create(owners: string | string[], payload: Record<string, unknown> = { n: Math.random() }): Transaction {

@@ -1,0 +1,81 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { KeyPair } from '../../src/protocol/crypto.ts';
+import { waitFor } from './wait.ts';
+
+const BIN = new URL('../../bin/bigchaindb.js', import.meta.url).pathname;
+const READY_LINE = /Starting BigchainDB main process/;
+
+/** `bigchaindb start` running as its own process, as an operator would run it. */
+export interface NodeProcess {
+  readonly keyPair: KeyPair;
+  readonly child: ChildProcess;
+  /** every line it logged so far */
+  readonly lines: string[];
+  readonly exited: Promise<number | null>;
+  /** SIGTERM (a clean stop) or SIGKILL (a crash), then wait for the exit */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export interface NodeProcessOptions {
+  dir: string;
+  keyPair: KeyPair;
+  keyring: readonly string[];
+  /** the config's `database` section */
+  database: Record<string, unknown>;
+  /** extra top-level settings (backlog_reassign_delay, block_timeout, ...) */
+  settings?: Record<string, unknown>;
+}
+
+/** Writes the node's config file and starts it; resolves once its pipelines run. */
+export async function startNodeProcess(options: NodeProcessOptions): Promise<NodeProcess> {
+  const { keyPair } = options;
+  const configPath = join(options.dir, `node-${keyPair.publicKey.slice(0, 8)}.json`);
+  const config = {
+    keypair: { public: keyPair.publicKey, private: keyPair.privateKey },
+    keyring: options.keyring.filter((key) => key !== keyPair.publicKey),
+    database: options.database,
+    ...options.settings,
+  };
+  await writeFile(configPath, JSON.stringify(config));
+  const child = spawn(process.execPath, [BIN, '-c', configPath, 'start'], {
+    env: { PATH: process.env.PATH, HOME: options.dir },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const lines: string[] = [];
+  let partial = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    const text = partial + chunk.toString();
+    const complete = text.split('\n');
+    partial = complete.pop() ?? '';
+    lines.push(...complete);
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  let exitCode: number | null | undefined;
+  void exited.then((code) => (exitCode = code));
+  try {
+    await waitFor(
+      `node ${keyPair.publicKey.slice(0, 8)} to start`,
+      async () => {
+        if (exitCode !== undefined) throw new Error(`the node exited (${exitCode}):\n${lines.join('\n')}`);
+        return lines.some((line) => READY_LINE.test(line));
+      },
+      { timeoutMs: 60_000 },
+    );
+  } catch (error) {
+    child.kill('SIGKILL');
+    await exited;
+    throw error;
+  }
+  return {
+    keyPair,
+    child,
+    lines,
+    exited,
+    async stop(signal = 'SIGTERM') {
+      if (exitCode === undefined) child.kill(signal);
+      return exited;
+    },
+  };
+}
