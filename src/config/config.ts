@@ -34,7 +34,7 @@ export function nodeKeyPair(config: NodeConfig): KeyPair {
   const { public: publicKey, private: privateKey } = config.keypair;
   if (publicKey === null || privateKey === null) {
     throw new KeypairNotFoundException(
-      'no keypair found in the configuration. Did you run `bigchaindb configure`?',
+      'no keypair found in the configuration (`bigchaindb start` writes one with a new keypair when there is none)',
     );
   }
   let derived: string;

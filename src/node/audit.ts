@@ -14,6 +14,7 @@ import {
   blockSignatureIsValid,
   isGenesisBlock,
   isRecord,
+  shellBlock,
   type Block,
 } from '../protocol/block.ts';
 import { electionStatus, type ElectionStatus } from '../protocol/election.ts';
@@ -29,7 +30,7 @@ import {
 import { MultipleVotesError, verifyVoteSignature, type Vote } from '../protocol/vote.ts';
 import type { SqlSession } from '../storage/driver.ts';
 import { DatabaseDoesNotExist } from '../storage/errors.ts';
-import { isBlockShaped, shellBlock } from '../storage/maintenance.ts';
+import { isBlockShaped } from '../storage/maintenance.ts';
 import { blockText, DerivedRows } from '../storage/rows.ts';
 import type { BlockStatus, Storage } from '../storage/storage.ts';
 import type { VerifyJob, VerifyPool } from './verify-pool.ts';

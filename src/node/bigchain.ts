@@ -19,6 +19,13 @@ import { ChainView } from './chain-view.ts';
 
 export type TransactionStatus = BlockStatus | typeof TX_IN_BACKLOG;
 
+export interface TransactionWithStatus {
+  transaction: Transaction | null;
+  status: TransactionStatus | null;
+  /** why the node rejected it (status `invalid`), e.g. `DoubleSpend: …` */
+  reason?: string;
+}
+
 /** 0.6 GenesisBlockAlreadyExistsError. */
 export class GenesisBlockAlreadyExistsError extends BigchainDBError {}
 
@@ -122,21 +129,29 @@ export class Bigchain {
     return { inserted: result.inserted.length, duplicates: result.duplicates.length };
   }
 
-  /** The transaction from a valid block, else an undecided one, else the backlog (0.6 §13.12 fixed). */
+  /**
+   * The transaction from a valid block, else an undecided one, else the backlog (0.6 §13.12 fixed), else
+   * the rejected ones.
+   */
   async getTransaction(txid: string): Promise<Transaction | null> {
     return (await this.getTransactionWithStatus(txid)).transaction;
   }
 
-  async getTransactionWithStatus(
-    txid: string,
-  ): Promise<{ transaction: Transaction | null; status: TransactionStatus | null }> {
+  /**
+   * The transaction and its status: `valid` or `undecided` (its block), `backlog` (waiting for a block),
+   * `invalid` with the `reason` when the node rejected it (0.6 dropped such transactions without a trace),
+   * or null for an id the node has never seen.
+   */
+  async getTransactionWithStatus(txid: string): Promise<TransactionWithStatus> {
     const copies = (await this.storage.getTransactions([txid])).filter((copy) => copy.status !== 'invalid');
     const chosen = copies.find((copy) => copy.status === 'valid') ?? copies[0];
     if (chosen !== undefined) return { transaction: chosen.transaction, status: chosen.status };
     const waiting = (await this.storage.getBacklog([txid])).get(txid);
-    return waiting === undefined
+    if (waiting !== undefined) return { transaction: waiting.transaction, status: TX_IN_BACKLOG };
+    const rejected = (await this.storage.getRejected([txid])).get(txid);
+    return rejected === undefined
       ? { transaction: null, status: null }
-      : { transaction: waiting.transaction, status: TX_IN_BACKLOG };
+      : { transaction: rejected.transaction, status: 'invalid', reason: rejected.reason };
   }
 
   async getStatus(txid: string): Promise<TransactionStatus | null> {
@@ -228,11 +243,16 @@ export class Bigchain {
     return this.storage.writeBlock(block);
   }
 
+  /** The genesis block this node would write: a GENESIS transaction in a block it signs. */
+  prepareGenesisBlock(): Block {
+    return prepareGenesisBlock(this.keyPair, this.federation);
+  }
+
   /** Creates the schema and writes this node's genesis block; refuses when the chain exists. */
   async createGenesisBlock(): Promise<Block> {
     if (await this.storage.isInitialized())
       throw new GenesisBlockAlreadyExistsError('Cannot create the Genesis block');
-    const genesis = prepareGenesisBlock(this.keyPair, this.federation);
+    const genesis = this.prepareGenesisBlock();
     try {
       await this.storage.init(genesis);
     } catch (error) {

@@ -1,4 +1,4 @@
-import type { Block } from '../protocol/block.ts';
+import { shellBlock, type Block } from '../protocol/block.ts';
 import { BLOCK_INVALID, BLOCK_VALID, decidedStatus } from '../protocol/election.ts';
 import { MultipleVotesError, type Vote } from '../protocol/vote.ts';
 import type { Changefeed } from '../storage/changefeed.ts';
@@ -59,14 +59,13 @@ export class ElectionPipeline implements Stage {
 
   private async count(blockIds: readonly string[]): Promise<void> {
     const storage = this.bigchain.storage;
-    const statuses = await storage.blockStatuses(blockIds);
-    const open = blockIds.filter((id) => statuses.get(id) === 'undecided');
-    if (open.length === 0) return;
-    const [blocks, votes] = await Promise.all([storage.getBlocks(open), storage.getVotes(open)]);
-    for (const id of open) {
-      const block = blocks.get(id)?.block;
+    const voters = await storage.undecidedBlockVoters(blockIds);
+    if (voters.size === 0) return;
+    const votes = await storage.getVotes([...voters.keys()]);
+    for (const [id, blockVoters] of voters) {
+      const block = shellBlock(id, blockVoters);
       const cast = votes.get(id) ?? [];
-      if (block === undefined || cast.length === 0) continue;
+      if (cast.length === 0) continue;
       let status;
       try {
         status = decidedStatus(

@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import type { NodeConfig } from '../config/config.ts';
 import { Bigchain, GenesisBlockAlreadyExistsError } from './bigchain.ts';
 import { BlockPipeline } from './block-pipeline.ts';
+import { BoundedSet } from './bounded-set.ts';
 import { ElectionPipeline } from './election-pipeline.ts';
 import { silentLogger, type Logger } from './log.ts';
 import { StalePipeline } from './stale-pipeline.ts';
@@ -23,6 +24,7 @@ export interface NodeOptions {
 }
 
 export const DEFAULT_BLOCK_SIZE = 1000;
+const BUILT_BLOCKS_REMEMBERED = 10_000;
 
 /** The options a node configuration sets. */
 export function nodeOptions(config: NodeConfig, log: Logger): NodeOptions {
@@ -55,6 +57,7 @@ export class BigchainNode {
     }
     const pool = new VerifyPool(options.verifyWorkers ?? availableParallelism());
     const verified = new VerifiedSignatures();
+    const builtBlocks = new BoundedSet<string>(BUILT_BLOCKS_REMEMBERED);
     const supervisor = new Supervisor(log);
     const blockOptions = {
       blockSize: options.blockSize ?? DEFAULT_BLOCK_SIZE,
@@ -62,9 +65,12 @@ export class BigchainNode {
     };
     supervisor.start(
       'block',
-      () => new BlockPipeline(bigchain, pool, verified, log.child('block'), blockOptions),
+      () => new BlockPipeline(bigchain, pool, verified, builtBlocks, log.child('block'), blockOptions),
     );
-    supervisor.start('vote', () => new VotePipeline(bigchain, pool, verified, log.child('vote')));
+    supervisor.start(
+      'vote',
+      () => new VotePipeline(bigchain, pool, verified, builtBlocks, log.child('vote')),
+    );
     supervisor.start('election', () => new ElectionPipeline(bigchain, log.child('election')));
     supervisor.start(
       'stale',

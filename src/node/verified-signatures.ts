@@ -1,3 +1,4 @@
+import { BoundedSet } from './bounded-set.ts';
 import type { VerifyJob } from './verify-pool.ts';
 
 /** The draft-01 feature bit that only a TIMEOUT (type 99, bitmask 0x09) sets here: RSA (0x08) is not supported. */
@@ -13,9 +14,11 @@ const TIMEOUT_FEATURE = 0x08;
  * is never remembered: its validity depends on when it is checked.
  */
 export class VerifiedSignatures {
-  private readonly keys = new Set<string>();
+  private readonly keys: BoundedSet<string>;
 
-  constructor(readonly capacity = 500_000) {}
+  constructor(capacity = 500_000) {
+    this.keys = new BoundedSet(capacity);
+  }
 
   has(job: VerifyJob): boolean {
     const key = cacheKey(job);
@@ -24,14 +27,7 @@ export class VerifiedSignatures {
 
   add(job: VerifyJob): void {
     const key = cacheKey(job);
-    if (key === undefined) return;
-    this.keys.add(key);
-    // A Set iterates in insertion order: drop the oldest.
-    if (this.keys.size > this.capacity) this.keys.delete(this.keys.values().next().value as string);
-  }
-
-  get size(): number {
-    return this.keys.size;
+    if (key !== undefined) this.keys.add(key);
   }
 }
 

@@ -4,6 +4,7 @@ import type { Vote } from '../protocol/vote.ts';
 import type { Changefeed } from '../storage/changefeed.ts';
 import type { StoredBlock } from '../storage/storage.ts';
 import type { Bigchain } from './bigchain.ts';
+import type { BoundedSet } from './bounded-set.ts';
 import { selectTransactions } from './block-builder.ts';
 import { describeError, type Logger } from './log.ts';
 import type { Stage } from './supervisor.ts';
@@ -17,7 +18,8 @@ const CATCH_UP_BATCH = 20;
  * was down (catch-up), then each new one from the block changefeed — chaining `previous_block` in the order
  * it votes. A block is valid when its hash and signature check, its creator is a federation node, and each
  * transaction is valid against the chain without that block (signatures on the worker pool, each one
- * checked once per node: those this node packed itself are not checked again). The votes of a batch of
+ * checked once per node). The transactions of a block this node wrote itself are not checked again: it
+ * validated them when it packed them. The votes of a batch of
  * blocks are written together; the (block, voter) key makes a second vote impossible.
  */
 export class VotePipeline implements Stage {
@@ -33,6 +35,7 @@ export class VotePipeline implements Stage {
     private readonly bigchain: Bigchain,
     private readonly pool: VerifyPool,
     private readonly verified: VerifiedSignatures,
+    private readonly builtBlocks: BoundedSet<string>,
     private readonly log: Logger,
   ) {}
 
@@ -73,7 +76,9 @@ export class VotePipeline implements Stage {
     const votes: Vote[] = [];
     for (const block of blocks) {
       if (block.id === this.genesis || !block.block.voters.includes(this.bigchain.me)) continue;
+      const started = performance.now();
       const reason = await this.invalidReason(block);
+      this.log.debug(`checked block ${block.id} in ${Math.round(performance.now() - started)} ms`);
       votes.push(this.bigchain.vote(block.id, this.lastVoted, reason === null, reason));
       this.lastVoted = block.id;
       if (reason !== null) this.log.warn(`Voting block ${block.id} invalid: ${reason}`);
@@ -93,6 +98,9 @@ export class VotePipeline implements Stage {
       if (error instanceof BigchainDBError) return describeError(error);
       throw error;
     }
+    // Built here from transactions validated against the chain (and the hash just checked says this is that
+    // block): they stay valid, since storage refuses any later block that conflicts with them.
+    if (this.builtBlocks.has(block.id)) return null;
     const { rejected } = await selectTransactions(this.bigchain, this.pool, block.block.transactions, {
       exceptBlock: block.id,
       verified: this.verified,

@@ -138,3 +138,8 @@ function assertBlockShape(block: unknown): asserts block is Block {
 function malformed(path: string, expected: string): never {
   throw new SchemaError(`${path} must be ${expected}`, { path });
 }
+
+/** A block standing in for a stored one where only its id and voters matter (vote checks, elections). */
+export function shellBlock(id: string, voters: string[]): Block {
+  return { id, signature: '', block: { timestamp: '', transactions: [], node_pubkey: '', voters } };
+}

@@ -27,15 +27,15 @@ import {
   blockSignatureIsValid,
   isGenesisBlock,
   isRecord,
+  shellBlock,
   type Block,
 } from '../protocol/block.ts';
 import { electionStatus } from '../protocol/election.ts';
 import { verifyVoteSignature, type Vote } from '../protocol/vote.ts';
-import type { SqlSession } from './driver.ts';
 import { DatabaseAlreadyExists, DatabaseDoesNotExist, StorageError } from './errors.ts';
 import { DerivedRows } from './rows.ts';
 import { PARTITIONED_TABLES } from './schema.ts';
-import { insertDerivedRows, type BlockStatus, type Storage } from './storage.ts';
+import { blockVoters, insertDerivedRows, type BlockStatus, type Storage } from './storage.ts';
 
 export const BACKUP_FORMAT = 'bigchaindb-backup';
 export const BACKUP_VERSION = 1;
@@ -547,23 +547,10 @@ function parseEndLine(line: NumberedLine, value: Record<string, unknown>): Backu
 }
 
 /** The voters named by each stored block, for verifying votes without loading whole blocks. */
-async function votersOf(session: SqlSession, ids: readonly string[]): Promise<Map<string, string[]>> {
-  const rows = await session.query<{ id: string; voters: string }>(
-    "SELECT id, (doc::json #> '{block,voters}')::text AS voters FROM blocks WHERE id = ANY($1::text[])",
-    [ids],
-  );
-  return new Map(rows.map((row) => [row.id, JSON.parse(row.voters) as string[]]));
-}
-
-/** A block standing in for a stored one where only its id and voters matter (vote checks, elections). */
-export function shellBlock(id: string, voters: string[]): Block {
-  return { id, signature: '', block: { timestamp: '', transactions: [], node_pubkey: '', voters } };
-}
-
 /** Verifies a batch of votes against their stored blocks, then stores it in one writeVotes call. */
 async function storeVotes(storage: Storage, batch: readonly NumberedVote[]): Promise<number> {
   const blockIds = [...new Set(batch.map((entry) => entry.vote.vote.voting_for_block))];
-  const voters = await votersOf(storage.driver, blockIds);
+  const voters = await blockVoters(storage.driver, blockIds);
   const keys = new Set<string>();
   for (const { line, vote } of batch) {
     const blockId = vote.vote.voting_for_block;

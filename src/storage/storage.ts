@@ -417,6 +417,11 @@ export class Storage {
     });
   }
 
+  /** The voters of those of the blocks still undecided (the election's input, with their votes). */
+  undecidedBlockVoters(ids: readonly string[]): Promise<Map<string, string[]>> {
+    return blockVoters(this.driver, ids, { undecidedOnly: true });
+  }
+
   /** Blocks without a vote from `voter`, in insertion order (the vote pipeline's catch-up). */
   async unvotedBlocks(
     voter: string,
@@ -776,6 +781,23 @@ function backlogEntry(row: { assignee: string; assigned_at: Date; doc: string })
  * Inserts derived index rows; rows clashing with a unique index (a second live copy of a transaction or
  * spend) are skipped, and the counts written tell the caller whether any were.
  */
+/**
+ * The voters of each stored block, read from its document by the database: an election needs only them,
+ * not the block's megabyte of transactions. With `undecidedOnly`, blocks already decided are left out.
+ */
+export async function blockVoters(
+  session: SqlSession,
+  ids: readonly string[],
+  options: { undecidedOnly?: boolean } = {},
+): Promise<Map<string, string[]>> {
+  const rows = await session.query<{ id: string; voters: string }>(
+    `SELECT id, (doc::json #> '{block,voters}')::text AS voters FROM blocks
+     WHERE id = ANY($1::text[]) ${options.undecidedOnly ? "AND status = 'undecided'" : ''}`,
+    [ids],
+  );
+  return new Map(rows.map((row) => [row.id, JSON.parse(row.voters) as string[]]));
+}
+
 export async function insertDerivedRows(
   session: SqlSession,
   rows: DerivedRows,

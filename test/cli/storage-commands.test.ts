@@ -132,7 +132,7 @@ describe('bigchaindb storage commands', () => {
     assert.equal(noKeys.code, 1);
     assert.match(
       noKeys.stderr,
-      /no keypair found in the configuration. Did you run `bigchaindb configure`\?/,
+      /no keypair found in the configuration \(`bigchaindb start` writes one with a new keypair when there is none\)/,
     );
 
     const broken = join(home, 'broken.json');

@@ -20,6 +20,9 @@ describeEachBackend('Bigchain server API', (backend) => {
 
   test('genesis once; statuses move backlog → undecided → valid; the seed’s lookups', async () => {
     const { b, chain } = await node();
+    const prepared = b.prepareGenesisBlock();
+    assert.equal(prepared.block.transactions[0]?.transaction.operation, 'GENESIS');
+    assert.deepEqual(prepared.block.voters, [b.me]);
     await assert.rejects(b.createGenesisBlock(), (error: Error) => {
       assert.ok(error instanceof GenesisBlockAlreadyExistsError);
       assert.equal(error.message, 'Cannot create the Genesis block');

@@ -92,6 +92,12 @@ describeEachBackend('a running node', (backend) => {
     const reasons = await bigchain.storage.getRejected(ids);
     assert.match(reasons.get(doubleSpend.id)!.reason, /^DoubleSpend: /);
     assert.match(reasons.get(badSignature.id)!.reason, /^InvalidSignature: /);
+    const reported = await bigchain.getTransactionWithStatus(doubleSpend.id);
+    assert.deepEqual(
+      { ...reported, reason: reported.reason?.split(':')[0] },
+      { transaction: doubleSpend, status: 'invalid', reason: 'DoubleSpend' },
+      'the server API reports a rejected transaction as invalid, with its reason',
+    );
     assert.equal(await bigchain.getStatus(replay.id), 'valid', 'the replayed copy was dropped, not rejected');
     assert.equal((await bigchain.storage.getRejected([replay.id])).size, 0);
     assert.ok(
