@@ -72,6 +72,25 @@ describeEachBackend('selecting the transactions of a block', (backend) => {
     await b.writeBlock(b.createBlock(accepted));
   });
 
+  test('a block-sized batch split over the workers: every verdict lands on its own transaction', async () => {
+    const { b, chain } = await node();
+    const owner = generateKeyPair().publicKey;
+    const txs = Array.from({ length: 600 }, (_, n) => chain.create(owner, { n }));
+    const forgedAt = [10, 249, 250, 599];
+    const candidates = txs.map((tx, i) => (forgedAt.includes(i) ? forged(tx, txs[(i + 1) % 600]!) : tx));
+    const checked = pool.checked;
+    const { accepted, rejected } = await selectTransactions(b, pool, candidates);
+    assert.deepEqual(
+      accepted.map((tx) => tx.id),
+      txs.filter((_, i) => !forgedAt.includes(i)).map((tx) => tx.id),
+    );
+    assert.deepEqual(
+      rejected.map((r) => [(r.transaction as Transaction).id, r.reason.constructor.name]),
+      forgedAt.map((i) => [txs[i]!.id, 'InvalidSignature']),
+    );
+    assert.equal(pool.checked - checked, 600);
+  });
+
   test('a plugin with its own validateTransaction is asked for each transaction', async () => {
     const seen: string[] = [];
     class Recording extends BaseConsensusRules {
