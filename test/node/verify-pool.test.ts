@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import type { Worker } from 'node:worker_threads';
 import { timestamp } from '../../src/protocol/crypto.ts';
 import {
   createInputCondition,
@@ -62,6 +63,27 @@ describe('verify pool (signature checks on worker threads)', () => {
     const results = await pool.verify(txs.map((tx) => job(tx)));
     assert.equal(results.length, 101);
     assert.ok(results.every((result) => result === null));
+  });
+
+  test('a worker that dies fails the batch it held, and is replaced', async () => {
+    const owner = generateKeyPair().publicKey;
+    const jobs = Array.from({ length: 400 }, () => job(chain.create(owner)));
+    const crashing = new VerifyPool(2);
+    try {
+      // Reaching into the pool: nothing in its API kills a worker, which is the point.
+      const { workers } = crashing as unknown as { workers: { worker: Worker }[] };
+      const pending = crashing.verify(jobs);
+      void workers[0]!.worker.terminate();
+      await assert.rejects(pending, (error: Error) => {
+        assert.ok(error instanceof VerifyPoolError);
+        assert.match(error.message, /a signature-check worker failed: verify worker exited with code \d+/);
+        return true;
+      });
+      const again = await crashing.verify(jobs);
+      assert.ok(again.length === 400 && again.every((result) => result === null), 'the replacement works');
+    } finally {
+      await crashing.close();
+    }
   });
 
   test('a closed pool refuses work; a pool needs at least one worker', async () => {
