@@ -110,6 +110,7 @@ async function postgresFederation(nodes: number): Promise<Federation> {
       keypair: { public: keyPair.publicKey, private: keyPair.privateKey },
       keyring: keys.filter((key) => key !== keyPair).map((key) => key.publicKey),
       database,
+      server: { bind: '127.0.0.1:0' },
     };
     await writeFile(configPath, JSON.stringify(config));
     const child = spawn(process.execPath, [BIN, '-c', configPath, 'start'], {

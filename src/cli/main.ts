@@ -3,6 +3,7 @@ import { createInterface } from 'node:readline/promises';
 import type { Readable, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { loadConfig, nodeKeyPair, writeConfigFile, type NodeConfig } from '../config/config.ts';
+import { API_PREFIX, createApiServer, listen } from '../api/server.ts';
 import { Bigchain } from '../node/bigchain.ts';
 import { streamLogger } from '../node/log.ts';
 import { BigchainNode, nodeOptions } from '../node/node.ts';
@@ -20,6 +21,7 @@ import {
 import { DatabaseAlreadyExists } from '../storage/errors.ts';
 import { openStorage } from '../storage/open.ts';
 import type { Storage } from '../storage/storage.ts';
+import { runConfigure, runExportMyPubkey, runShowConfig } from './config-commands.ts';
 import { runVerify } from './verify-command.ts';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -58,8 +60,11 @@ commands:
                     blocks after the last valid block and their votes, rebuild indexes (--rebuild: also
                     re-derive the transaction, output and spend rows from the blocks)
   verify            Re-verify every stored block, vote and transaction; report any that was tampered with
-  start             Start BigchainDB: the block, vote, election and stale pipelines (creates a config
-                    with a new keypair and the database when missing; the HTTP API is being built)
+  start             Start BigchainDB: the HTTP API on server.bind and the block, vote, election and
+                    stale pipelines (creates a config with a new keypair and the database when missing)
+  configure         Prepare the config file and create the node keypair
+  show-config       Show the current configuration
+  export-my-pubkey  Export this node's public key
 
 options:
   -h, --help              show this help and exit
@@ -73,7 +78,7 @@ interface Options {
   yes: boolean;
 }
 
-interface Context {
+export interface Context {
   options: Options;
   args: string[];
   io: CliIO;
@@ -91,6 +96,9 @@ const COMMANDS: Record<string, Command> = {
   prune: runPrune,
   verify: runVerify,
   start: runStart,
+  configure: runConfigure,
+  'show-config': runShowConfig,
+  'export-my-pubkey': runExportMyPubkey,
 };
 
 function processIO(): CliIO {
@@ -381,6 +389,20 @@ async function runStart(context: Context): Promise<void> {
     await bigchain.close();
     throw error;
   }
+  const api = createApiServer({
+    bigchain,
+    info: { version, apiEndpoint: cfg.api_endpoint },
+    log: log.child('http'),
+  });
+  let url: string;
+  try {
+    url = await listen(api, cfg.server.bind);
+  } catch (error) {
+    await node.stop();
+    await bigchain.close();
+    throw new CliError(`cannot listen on ${cfg.server.bind} (server.bind): ${describe(error)}`);
+  }
+  log.info(`Listening to client connections on: ${url}${API_PREFIX}`);
   log.info(`Starting BigchainDB main process: node ${bigchain.me} on the ${databaseLabel(cfg)}`);
   log.info(`Federation of ${bigchain.federation.length} nodes; stop with Ctrl-C (SIGINT) or SIGTERM`);
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
@@ -388,6 +410,10 @@ async function runStart(context: Context): Promise<void> {
     process.once('SIGTERM', resolve);
   });
   log.info(`${signal}: finishing the block in hand; waiting transactions stay in the backlog`);
+  await new Promise((resolve) => {
+    api.close(resolve);
+    api.closeAllConnections();
+  });
   await node.stop();
   await bigchain.close();
   log.info('Stopped');

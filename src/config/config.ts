@@ -1,4 +1,4 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { publicKeyFromPrivate, type KeyPair } from '../protocol/crypto.ts';
@@ -127,6 +127,30 @@ export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfi
   return { config: config as unknown as NodeConfig, path, fileFound: fromFile !== undefined };
 }
 
+/** The defaults with the BIGCHAINDB_* environment applied, no file: what `bigchaindb configure` starts from. */
+export function environmentConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
+  const config = defaultConfig() as unknown as Record<string, Json>;
+  applyEnvironment(config, env, []);
+  return config as unknown as NodeConfig;
+}
+
+/**
+ * Sets one setting (a dotted path such as `database.port`) from text, coerced to the setting's type and
+ * checked as an environment variable is; a bad value throws a ConfigurationError naming `origin`.
+ */
+export function setSettingFromText(config: NodeConfig, setting: string, raw: string, origin: string): void {
+  const keys = setting.split('.');
+  const last = keys.pop() as string;
+  let section = config as unknown as Record<string, Json>;
+  for (const key of keys) {
+    const next = section[key];
+    if (!isObject(next)) throw new ConfigurationError(`Unknown setting ${setting}`, { setting });
+    section = next;
+  }
+  const current = section[last];
+  section[last] = checked(setting, fromText(raw, current), current, origin);
+}
+
 /** Recursive merge of a file's settings into the defaults, each leaf checked against the default's type. */
 function merge(
   target: Record<string, Json>,
@@ -214,4 +238,5 @@ function checked(setting: string, value: Json, current: Json | undefined, origin
 export async function writeConfigFile(path: string, config: NodeConfig): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   await writeFile(path, `${JSON.stringify(config, null, 4)}\n`, { mode: 0o600 });
+  await chmod(path, 0o600); // `mode` applies only when the file is created
 }

@@ -121,12 +121,14 @@ export class Bigchain {
    * Puts a transaction into the backlog, assigned to another federation node at random (or to this one
    * when it is alone). An id already waiting is reported as a duplicate, not written twice.
    */
-  async writeTransaction(tx: Transaction): Promise<{ inserted: number; duplicates: number }> {
+  async writeTransaction(
+    tx: Transaction,
+  ): Promise<{ inserted: number; duplicates: number; assignee: string }> {
     const others = this.nodesExceptMe;
     const assignee =
       others.length === 0 ? this.me : (others[Math.floor(Math.random() * others.length)] as string);
     const result = await this.storage.writeBacklog([{ transaction: tx, assignee }]);
-    return { inserted: result.inserted.length, duplicates: result.duplicates.length };
+    return { inserted: result.inserted.length, duplicates: result.duplicates.length, assignee };
   }
 
   /**

@@ -14,7 +14,12 @@ async function startAndStop(
   signal: NodeJS.Signals,
 ): Promise<{ code: number | null; stderr: string }> {
   const child = spawn(process.execPath, [BIN, 'start'], {
-    env: { PATH: process.env.PATH, HOME: home, BIGCHAINDB_BLOCK_TIMEOUT: '0.1' },
+    env: {
+      PATH: process.env.PATH,
+      HOME: home,
+      BIGCHAINDB_BLOCK_TIMEOUT: '0.1',
+      BIGCHAINDB_SERVER_BIND: '127.0.0.1:0',
+    },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';

@@ -30,8 +30,8 @@ describeEachBackend('Bigchain server API', (backend) => {
     });
     const alice = generateKeyPair();
     const tx = chain.create(alice.publicKey);
-    assert.deepEqual(await b.writeTransaction(tx), { inserted: 1, duplicates: 0 });
-    assert.deepEqual(await b.writeTransaction(tx), { inserted: 0, duplicates: 1 });
+    assert.deepEqual(await b.writeTransaction(tx), { inserted: 1, duplicates: 0, assignee: b.me });
+    assert.deepEqual(await b.writeTransaction(tx), { inserted: 0, duplicates: 1, assignee: b.me });
     assert.deepEqual(await b.getTransactionWithStatus(tx.id), { transaction: tx, status: 'backlog' });
     assert.deepEqual(
       (await b.storage.getBacklog([tx.id])).get(tx.id)?.assignee,

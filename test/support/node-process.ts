@@ -6,11 +6,14 @@ import { waitFor } from './wait.ts';
 
 const BIN = new URL('../../bin/bigchaindb.js', import.meta.url).pathname;
 const READY_LINE = /Starting BigchainDB main process/;
+const LISTENING_LINE = /Listening to client connections on: (\S+)/;
 
 /** `bigchaindb start` running as its own process, as an operator would run it. */
 export interface NodeProcess {
   readonly keyPair: KeyPair;
   readonly child: ChildProcess;
+  /** its HTTP API, e.g. http://127.0.0.1:40123/api/v1 */
+  readonly apiUrl: string;
   /** every line it logged so far */
   readonly lines: string[];
   readonly exited: Promise<number | null>;
@@ -36,6 +39,7 @@ export async function startNodeProcess(options: NodeProcessOptions): Promise<Nod
     keypair: { public: keyPair.publicKey, private: keyPair.privateKey },
     keyring: options.keyring.filter((key) => key !== keyPair.publicKey),
     database: options.database,
+    server: { bind: '127.0.0.1:0' },
     ...options.settings,
   };
   await writeFile(configPath, JSON.stringify(config));
@@ -68,8 +72,10 @@ export async function startNodeProcess(options: NodeProcessOptions): Promise<Nod
     await exited;
     throw error;
   }
+  const listening = lines.map((line) => LISTENING_LINE.exec(line)?.[1]).find((url) => url !== undefined);
   return {
     keyPair,
+    apiUrl: listening ?? '',
     child,
     lines,
     exited,

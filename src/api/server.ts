@@ -1,0 +1,348 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { timestamp } from '../protocol/crypto.ts';
+import { BigchainDBError } from '../protocol/errors.ts';
+import { transactionSchema } from '../protocol/schema.ts';
+import { createInputCondition, type Transaction } from '../protocol/transaction.ts';
+import {
+  checkFulfillments,
+  checkTransactionHash,
+  checkTransactionShape,
+  computeTransactionId,
+} from '../protocol/validation.ts';
+import { OperationError, ValidationError } from '../protocol/validation-errors.ts';
+import type { Bigchain } from '../node/bigchain.ts';
+import { describeError, silentLogger, type Logger } from '../node/log.ts';
+
+export const API_PREFIX = '/api/v1';
+/** the largest request body accepted; a 1000-fulfillment transaction is well under it */
+export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+
+export interface ApiOptions {
+  bigchain: Bigchain;
+  /** what `GET /` reports besides the node's keys */
+  info: { version: string; apiEndpoint: string };
+  bodyLimit?: number;
+  log?: Logger;
+}
+
+/** An HTTP error answered as `{status, message}`. */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+interface Request {
+  params: Record<string, string>;
+  body: () => Promise<unknown>;
+}
+
+interface Reply {
+  status: number;
+  body: unknown;
+}
+
+interface Route {
+  method: 'GET' | 'POST';
+  /** OpenAPI-style path, `{name}` for a parameter; a trailing slash is accepted too */
+  path: string;
+  summary: string;
+  requestSchema?: object;
+  responses: Record<number, { description: string; schema?: object }>;
+  handle(request: Request): Promise<Reply>;
+}
+
+const errorSchema = {
+  type: 'object',
+  required: ['status', 'message'],
+  properties: { status: { type: 'integer' }, message: { type: 'string' } },
+};
+const statusSchema = {
+  type: 'object',
+  required: ['status'],
+  properties: { status: { enum: ['valid', 'invalid', 'undecided', 'backlog'] } },
+};
+const infoSchema = {
+  type: 'object',
+  required: ['software', 'version', 'public_key', 'keyring', 'api_endpoint'],
+  properties: {
+    software: { type: 'string' },
+    version: { type: 'string' },
+    public_key: { type: 'string' },
+    keyring: { type: 'array', items: { type: 'string' } },
+    api_endpoint: { type: 'string' },
+  },
+};
+
+/** The routes of the seed's HTTP API (PROTOCOL R7), each with the schemas the OpenAPI document shows. */
+function routes(options: ApiOptions): Route[] {
+  const b = options.bigchain;
+  return [
+    {
+      method: 'GET',
+      path: '/',
+      summary: 'Information about this node',
+      responses: { 200: { description: 'the node', schema: infoSchema } },
+      handle: async () => ({
+        status: 200,
+        body: {
+          software: 'BigchainDB',
+          version: options.info.version,
+          public_key: b.me,
+          keyring: b.nodesExceptMe,
+          api_endpoint: options.info.apiEndpoint,
+        },
+      }),
+    },
+    {
+      method: 'GET',
+      path: `${API_PREFIX}/openapi.json`,
+      summary: 'This API as an OpenAPI 3.0 document',
+      responses: { 200: { description: 'the OpenAPI document' } },
+      handle: async () => ({ status: 200, body: openApiDocument(routes(options), options.info.version) }),
+    },
+    {
+      method: 'POST',
+      path: `${API_PREFIX}/transactions`,
+      summary:
+        'Submit a transaction. A CREATE must be signed by its client (owners_before[0]); the node checks that ' +
+        'signature, then rebuilds it as a CREATE from the node to the same keys with the same payload, and signs it.',
+      requestSchema: transactionSchema,
+      responses: {
+        201: {
+          description: 'accepted into the backlog; the transaction as stored',
+          schema: transactionSchema,
+        },
+        200: { description: 'already waiting in the backlog', schema: transactionSchema },
+        400: { description: 'not valid: the message says why', schema: errorSchema },
+        413: { description: 'the body is too large', schema: errorSchema },
+      },
+      handle: async (request) => submitTransaction(b, await request.body()),
+    },
+    {
+      method: 'GET',
+      path: `${API_PREFIX}/transactions/{tx_id}`,
+      summary: 'A transaction in a valid or undecided block',
+      responses: {
+        200: { description: 'the transaction', schema: transactionSchema },
+        404: { description: 'in no valid or undecided block', schema: errorSchema },
+      },
+      handle: async ({ params }) => {
+        const { transaction, status } = await b.getTransactionWithStatus(params.tx_id ?? '');
+        if (transaction === null || (status !== 'valid' && status !== 'undecided'))
+          throw new HttpError(404, 'Not found');
+        return { status: 200, body: transaction };
+      },
+    },
+    {
+      method: 'GET',
+      path: `${API_PREFIX}/transactions/{tx_id}/status`,
+      summary: 'The status of a transaction: valid, undecided, backlog or invalid',
+      responses: {
+        200: { description: 'its status', schema: statusSchema },
+        404: { description: 'unknown to this node', schema: errorSchema },
+      },
+      handle: async ({ params }) => {
+        const status = await b.getStatus(params.tx_id ?? '');
+        if (status === null) throw new HttpError(404, 'Not found');
+        return { status: 200, body: { status } };
+      },
+    },
+  ];
+}
+
+/**
+ * POST /transactions: a client CREATE has its own signature checked, then becomes the node's CREATE to
+ * the same keys (0.6 transform_create, which skipped the check: anyone could mint to any key); every
+ * transaction is then fully validated against the chain and written to the backlog.
+ */
+async function submitTransaction(b: Bigchain, body: unknown): Promise<Reply> {
+  let tx: Transaction;
+  try {
+    tx = checkTransactionShape(body);
+    if (tx.transaction.operation === 'CREATE') tx = await nodeCreate(b, tx);
+    tx = await b.validateTransaction(tx);
+  } catch (error) {
+    if (error instanceof ValidationError) throw new HttpError(400, `${error.name}: ${error.message}`);
+    throw error;
+  }
+  const { inserted, assignee } = await b.writeTransaction(tx);
+  return { status: inserted === 1 ? 201 : 200, body: inserted === 1 ? { ...tx, assignee } : tx };
+}
+
+async function nodeCreate(b: Bigchain, clientTx: Transaction): Promise<Transaction> {
+  const [fulfillment, ...extra] = clientTx.transaction.fulfillments;
+  if (fulfillment === undefined || extra.length > 0)
+    throw new OperationError('a CREATE has exactly one fulfillment, signed by the client creating it');
+  checkTransactionHash(clientTx, computeTransactionId(clientTx));
+  const condition = createInputCondition(fulfillment);
+  if (condition === undefined)
+    throw new OperationError('the CREATE fulfillment names no owner (owners_before is empty)');
+  checkFulfillments(clientTx, [condition], timestamp());
+  const payload = clientTx.transaction.data.payload;
+  const created = b.createTransaction(b.me, fulfillment.owners_before, null, 'CREATE', { payload });
+  return b.signTransaction(created, b.mePrivate);
+}
+
+/** OpenAPI 3.0 from the route table: the schemas that validate requests are the ones documented. */
+function openApiDocument(table: readonly Route[], version: string): object {
+  const paths: Record<string, Record<string, object>> = {};
+  for (const route of table) {
+    const parameters = [...route.path.matchAll(/\{(\w+)\}/g)].map((match) => ({
+      name: match[1],
+      in: 'path',
+      required: true,
+      schema: { type: 'string' },
+    }));
+    const responses = Object.fromEntries(
+      Object.entries(route.responses).map(([code, response]) => [
+        code,
+        {
+          description: response.description,
+          ...(response.schema ? { content: { 'application/json': { schema: response.schema } } } : {}),
+        },
+      ]),
+    );
+    (paths[route.path] ??= {})[route.method.toLowerCase()] = {
+      summary: route.summary,
+      ...(parameters.length > 0 ? { parameters } : {}),
+      ...(route.requestSchema
+        ? {
+            requestBody: { required: true, content: { 'application/json': { schema: route.requestSchema } } },
+          }
+        : {}),
+      responses,
+    };
+  }
+  return { openapi: '3.0.3', info: { title: 'BigchainDB HTTP API', version }, paths };
+}
+
+interface CompiledRoute {
+  route: Route;
+  pattern: RegExp;
+  names: string[];
+}
+
+function compile(route: Route): CompiledRoute {
+  const names: string[] = [];
+  const source = route.path
+    .split('/')
+    .map((part) => {
+      const name = /^\{(\w+)\}$/.exec(part)?.[1];
+      if (name === undefined) return part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      names.push(name);
+      return '([^/]+)';
+    })
+    .join('/');
+  return { route, pattern: new RegExp(route.path === '/' ? '^/$' : `^${source}/?$`), names };
+}
+
+async function readBody(request: IncomingMessage, limit: number): Promise<unknown> {
+  const declared = Number(request.headers['content-length'] ?? 0);
+  if (declared > limit) throw new HttpError(413, `the body is larger than ${limit} bytes`);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw new HttpError(413, `the body is larger than ${limit} bytes`);
+    chunks.push(chunk);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (text.trim() === '') throw new HttpError(400, 'the body is empty: send a transaction as JSON');
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new HttpError(400, `the body is not valid JSON: ${error instanceof Error ? error.message : error}`);
+  }
+}
+
+function send(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
+  const text = `${JSON.stringify(body)}\n`;
+  response.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    ...headers,
+  });
+  response.end(text);
+}
+
+/** The node's HTTP API (not yet listening). Every answer is JSON; every error is `{status, message}`. */
+export function createApiServer(options: ApiOptions): Server {
+  const log = options.log ?? silentLogger;
+  const limit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  const table = routes(options).map(compile);
+  return createServer((request, response) => {
+    const started = performance.now();
+    const path = (request.url ?? '/').split('?')[0] ?? '/';
+    const answer = async (): Promise<{ status: number; body: unknown; headers?: Record<string, string> }> => {
+      const matching = table.filter((entry) => entry.pattern.test(path));
+      if (matching.length === 0) throw new HttpError(404, 'Not found');
+      const match = matching.find((entry) => entry.route.method === request.method);
+      if (match === undefined) {
+        const allow = matching.map((entry) => entry.route.method).join(', ');
+        throw new HttpError(405, `The method ${request.method} is not allowed here; use ${allow}`, { allow });
+      }
+      const values = match.pattern.exec(path)?.slice(1) ?? [];
+      const params = Object.fromEntries(
+        match.names.map((name, i) => [name, decodeURIComponent(values[i] ?? '')]),
+      );
+      return match.route.handle({ params, body: () => readBody(request, limit) });
+    };
+    answer()
+      .catch((error: unknown) => {
+        if (error instanceof HttpError)
+          return {
+            status: error.status,
+            body: { status: error.status, message: error.message },
+            headers: error.headers,
+          };
+        if (error instanceof URIError)
+          return { status: 400, body: { status: 400, message: 'malformed URL encoding' } };
+        log.error(
+          `${request.method} ${path} failed: ${describeError(error)}`,
+          error instanceof BigchainDBError ? error.details : {},
+        );
+        return { status: 500, body: { status: 500, message: 'Internal Server Error' } };
+      })
+      .then(({ status, body, headers }) => {
+        // A body not read (an early error) must not hold the connection: close it after the answer.
+        const extra: Record<string, string> = request.complete ? {} : { connection: 'close' };
+        send(response, status, body, { ...headers, ...extra });
+        log.info(`${request.method} ${path} ${status} ${Math.round(performance.now() - started)} ms`, {
+          remote: request.socket.remoteAddress,
+        });
+      })
+      .catch((error: unknown) =>
+        log.error(`could not answer ${request.method} ${path}: ${describeError(error)}`),
+      );
+  });
+}
+
+/** `host:port` (port 0: any free one). */
+export function parseBind(bind: string): { host: string; port: number } {
+  const match = /^(.*):(\d+)$/.exec(bind);
+  const port = Number(match?.[2]);
+  if (!match || !Number.isInteger(port) || port > 65535)
+    throw new BigchainDBError(`server.bind must be host:port, not ${JSON.stringify(bind)}`, { bind });
+  return { host: match[1]!.replace(/^\[(.*)\]$/, '$1'), port };
+}
+
+/** Starts the API on `bind`; resolves with the address it listens on. */
+export async function listen(server: Server, bind: string): Promise<string> {
+  const { host, port } = parseBind(bind);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return `http://${shownHost}:${address.port}`;
+}

@@ -1,0 +1,223 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import fc from 'fast-check';
+import { createAndSignTx, lookupInTransactions, type Transaction } from '../../src/protocol/transaction.ts';
+import { forged, generateKeyPair } from '../support/chain.ts';
+import { startNodeProcess, type NodeProcess } from '../support/node-process.ts';
+import { waitFor } from '../support/wait.ts';
+
+interface Answer {
+  status: number;
+  body: Record<string, unknown>;
+  headers: Headers;
+}
+
+/**
+ * The HTTP API black-box, against `bigchaindb start` run as a user runs it (embedded database, temp HOME,
+ * any free port).
+ */
+describe('the HTTP API of a running node', () => {
+  let dir: string;
+  let node: NodeProcess;
+  let base: string;
+
+  async function call(method: string, path: string, body?: string): Promise<Answer> {
+    const response = await fetch(`${base}${path}`, {
+      method,
+      ...(body === undefined ? {} : { body, headers: { 'content-type': 'application/json' } }),
+    });
+    assert.match(response.headers.get('content-type') ?? '', /^application\/json/, `${method} ${path}`);
+    return {
+      status: response.status,
+      body: (await response.json()) as Record<string, unknown>,
+      headers: response.headers,
+    };
+  }
+  const post = (tx: unknown) => call('POST', '/api/v1/transactions/', JSON.stringify(tx));
+  const statusOf = async (id: string) => (await call('GET', `/api/v1/transactions/${id}/status`)).body.status;
+  const untilValid = (id: string) =>
+    waitFor(`${id} to be valid`, async () => (await statusOf(id)) === 'valid');
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'bigchain-http-'));
+    node = await startNodeProcess({
+      dir,
+      keyPair: generateKeyPair(),
+      keyring: [],
+      database: { backend: 'embedded', path: join(dir, 'data') },
+      settings: { block_timeout: 0.1 },
+    });
+    base = node.apiUrl.replace(/\/api\/v1$/, '');
+  });
+  after(async () => {
+    await node.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('GET / describes the node; the OpenAPI document lists every route', async () => {
+    const info = await call('GET', '/');
+    assert.equal(info.status, 200);
+    assert.deepEqual(info.body, {
+      software: 'BigchainDB',
+      version: '0.6.0',
+      public_key: node.keyPair.publicKey,
+      keyring: [],
+      api_endpoint: 'http://localhost:9984/api/v1',
+    });
+    const openapi = await call('GET', '/api/v1/openapi.json');
+    assert.equal(openapi.body.openapi, '3.0.3');
+    assert.deepEqual(Object.keys(openapi.body.paths as object).sort(), [
+      '/',
+      '/api/v1/openapi.json',
+      '/api/v1/transactions',
+      '/api/v1/transactions/{tx_id}',
+      '/api/v1/transactions/{tx_id}/status',
+    ]);
+  });
+
+  test('unknown routes, wrong methods, bad bodies: JSON errors with the reason', async () => {
+    assert.deepEqual((await call('GET', '/api/v1/nothing')).body, { status: 404, message: 'Not found' });
+    const wrongMethod = await call('DELETE', '/api/v1/transactions/abc');
+    assert.equal(wrongMethod.status, 405);
+    assert.equal(wrongMethod.headers.get('allow'), 'GET');
+    assert.deepEqual((await call('GET', '/api/v1/transactions/abc')).body, {
+      status: 404,
+      message: 'Not found',
+    });
+    assert.equal((await call('GET', '/api/v1/transactions/abc/status')).status, 404);
+    const notJson = await call('POST', '/api/v1/transactions', '{"transaction": ');
+    assert.equal(notJson.status, 400);
+    assert.match(String(notJson.body.message), /^the body is not valid JSON/);
+    const wrongShape = await post({ id: 1 });
+    assert.equal(wrongShape.status, 400);
+    assert.match(String(wrongShape.body.message), /^SchemaError: /);
+    const huge = await call(
+      'POST',
+      '/api/v1/transactions',
+      JSON.stringify({ pad: 'x'.repeat(2 * 1024 * 1024) }),
+    );
+    assert.deepEqual(huge.body, { status: 413, message: 'the body is larger than 1048576 bytes' });
+  });
+
+  test('a client CREATE, its TRANSFER and a double spend; statuses move from backlog to valid', async () => {
+    const alice = generateKeyPair();
+    const clientCreate = createAndSignTx(alice.privateKey, alice.publicKey, alice.publicKey, null, 'CREATE', {
+      payload: { msg: 'Hello BigchainDB!' },
+    });
+    const forgedCreate = forged(
+      clientCreate,
+      createAndSignTx(alice.privateKey, alice.publicKey, alice.publicKey, null, 'CREATE'),
+    );
+    const refused = await post(forgedCreate);
+    assert.equal(refused.status, 400);
+    assert.match(String(refused.body.message), /^InvalidSignature: fulfillment 0 does not validate/);
+
+    const created = await post(clientCreate);
+    assert.equal(created.status, 201);
+    const create = created.body as unknown as Transaction & { assignee: string };
+    assert.equal(create.assignee, node.keyPair.publicKey);
+    assert.deepEqual(
+      create.transaction.fulfillments[0]!.owners_before,
+      [node.keyPair.publicKey],
+      'signed by the node',
+    );
+    assert.deepEqual(create.transaction.conditions[0]!.owners_after, [alice.publicKey]);
+    assert.deepEqual(create.transaction.data.payload, { msg: 'Hello BigchainDB!' });
+    assert.ok(['backlog', 'undecided', 'valid'].includes(String(await statusOf(create.id))));
+    await untilValid(create.id);
+    const stored: Transaction = { id: create.id, transaction: create.transaction };
+    assert.deepEqual((await call('GET', `/api/v1/transactions/${create.id}/`)).body, stored);
+
+    const lookup = lookupInTransactions([stored]);
+    const transfer = (to: string) =>
+      createAndSignTx(alice.privateKey, alice.publicKey, to, { txid: create.id, cid: 0 }, 'TRANSFER', {
+        lookupInputCondition: lookup,
+      });
+    const first = transfer(generateKeyPair().publicKey);
+    assert.equal((await post(first)).status, 201);
+    await untilValid(first.id);
+    const second = await post(transfer(generateKeyPair().publicKey));
+    assert.equal(second.status, 400);
+    assert.match(String(second.body.message), new RegExp(`^DoubleSpend: .*already spent by \`${first.id}\``));
+    assert.equal((await post(first)).status, 400, 'a replay is refused');
+  });
+
+  test('fuzzed POST bodies never get a 5xx or hang, and the node stays up', async () => {
+    const alice = generateKeyPair();
+    const valid = createAndSignTx(alice.privateKey, alice.publicKey, alice.publicKey, null, 'CREATE');
+    const mutated = fc
+      .record({
+        path: fc.array(
+          fc.constantFrom(
+            'transaction',
+            'fulfillments',
+            0,
+            'fulfillment',
+            'conditions',
+            'data',
+            'payload',
+            'id',
+            'operation',
+            'owners_before',
+            'input',
+            'cid',
+          ),
+          { maxLength: 4 },
+        ),
+        value: fc.jsonValue({ maxDepth: 3 }),
+      })
+      .map(({ path, value }) => {
+        const copy = structuredClone(valid) as unknown as Record<string | number, unknown>;
+        let target: Record<string | number, unknown> = copy;
+        for (const key of path.slice(0, -1)) {
+          const next = target[key];
+          if (typeof next !== 'object' || next === null) break;
+          target = next as Record<string | number, unknown>;
+        }
+        target[path.at(-1) ?? 'id'] = value;
+        return JSON.stringify(copy);
+      });
+    const bodies = fc.oneof(
+      mutated,
+      fc.jsonValue().map((value) => JSON.stringify(value)),
+      fc.string({ maxLength: 200 }),
+      fc.constantFrom(
+        '[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]',
+        `{"a":${'['.repeat(5000)}`,
+        '{"id": 1e999999}',
+        JSON.stringify({ ...valid, transaction: { ...valid.transaction, timestamp: 1e300 } }),
+        JSON.stringify({
+          ...valid,
+          transaction: {
+            ...valid.transaction,
+            fulfillments: [
+              {
+                ...valid.transaction.fulfillments[0],
+                fulfillment: valid.transaction.fulfillments[0]!.fulfillment!.slice(0, 20),
+              },
+            ],
+          },
+        }),
+      ),
+    );
+    await fc.assert(
+      fc.asyncProperty(bodies, async (body) => {
+        const answer = await call('POST', '/api/v1/transactions', body);
+        assert.ok(
+          answer.status < 500,
+          `${answer.status} ${JSON.stringify(answer.body)} for ${body.slice(0, 200)}`,
+        );
+        if (answer.status >= 400) {
+          assert.equal(answer.body.status, answer.status);
+          assert.equal(typeof answer.body.message, 'string');
+        }
+      }),
+      { numRuns: 300 },
+    );
+    assert.equal((await call('GET', '/')).status, 200);
+    assert.equal(node.child.exitCode, null);
+  });
+});
