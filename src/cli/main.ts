@@ -1,11 +1,13 @@
 import { createReadStream, createWriteStream, openSync, readFileSync, rmSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { loadConfig, nodeKeyPair, writeConfigFile, type NodeConfig } from '../config/config.ts';
 import { API_PREFIX, createApiServer, listen } from '../api/server.ts';
 import { Bigchain } from '../node/bigchain.ts';
-import { streamLogger } from '../node/log.ts';
+import { streamLogger, type Logger } from '../node/log.ts';
 import { BigchainNode, nodeOptions } from '../node/node.ts';
 import { prepareGenesisBlock } from '../protocol/block.ts';
 import { generateKeyPair } from '../protocol/crypto.ts';
@@ -19,10 +21,13 @@ import {
   type BackupProgress,
 } from '../storage/maintenance.ts';
 import { DatabaseAlreadyExists } from '../storage/errors.ts';
+import { startLocalPostgres } from '../storage/local-postgres.ts';
 import { openStorage } from '../storage/open.ts';
 import type { Storage } from '../storage/storage.ts';
 import { runConfigure, runExportMyPubkey, runShowConfig } from './config-commands.ts';
 import { runVerify } from './verify-command.ts';
+
+const START_POSTGRESQL_FLAG = '--experimental-start-postgresql';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -62,6 +67,8 @@ commands:
   verify            Re-verify every stored block, vote and transaction; report any that was tampered with
   start             Start BigchainDB: the HTTP API on server.bind and the block, vote, election and
                     stale pipelines (creates a config with a new keypair and the database when missing)
+                    --experimental-start-postgresql: run a local PostgreSQL server for it
+                    (~/.bigchaindb-postgresql, port database.port), stopped when the node stops
   configure         Prepare the config file and create the node keypair
   show-config       Show the current configuration
   export-my-pubkey  Export this node's public key
@@ -363,11 +370,13 @@ async function runPrune(context: Context): Promise<void> {
 }
 
 /**
- * Runs the node until SIGINT or SIGTERM. On a fresh machine it first writes a configuration with a new
- * keypair (so `npm start` needs nothing else) and creates the database with its genesis block.
+ * `start [--experimental-start-postgresql]`. On a fresh machine it first writes a configuration with a new
+ * keypair (so `npm start` needs nothing else); the node creates the database with its genesis block.
  */
 async function runStart(context: Context): Promise<void> {
-  noArguments(context, 'start');
+  const [flag, ...extra] = context.args;
+  if (extra.length > 0 || (flag !== undefined && flag !== START_POSTGRESQL_FLAG))
+    throw new CliError(`usage: bigchaindb start [${START_POSTGRESQL_FLAG}]`, 2);
   const log = streamLogger(context.io.stderr);
   log.info(`BigchainDB Version ${version}`);
   const loaded = await loadConfig({
@@ -381,6 +390,31 @@ async function runStart(context: Context): Promise<void> {
     await writeConfigFile(loaded.path, cfg);
     log.info(`Generated a keypair; configuration written to ${loaded.path}`);
   }
+  if (flag === undefined) return runNode(cfg, log);
+  // The analogue of 0.6's --experimental-start-rethinkdb: a server of our own, stopped when the node stops.
+  const dir = join(context.io.env.HOME ?? homedir(), '.bigchaindb-postgresql');
+  const local = await startLocalPostgres(dir, cfg.database.port);
+  log.info(`PostgreSQL ${local.created ? 'created and ' : ''}started in ${dir} on port ${local.port}`);
+  cfg.database = {
+    ...cfg.database,
+    backend: 'postgresql',
+    host: local.host,
+    port: local.port,
+    user: local.user,
+  };
+  try {
+    await runNode(cfg, log);
+  } finally {
+    await local.stop();
+    log.info('PostgreSQL stopped');
+  }
+}
+
+/**
+ * Runs the node until SIGINT or SIGTERM: the pipelines, then the HTTP API; on the signal the API closes,
+ * the block in hand is finished, and waiting transactions stay in the backlog.
+ */
+async function runNode(cfg: NodeConfig, log: Logger): Promise<void> {
   const bigchain = await Bigchain.open(cfg, { create: true });
   let node: BigchainNode;
   try {

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -12,13 +14,15 @@ const BIN = new URL('../../bin/bigchaindb.js', import.meta.url).pathname;
 async function startAndStop(
   home: string,
   signal: NodeJS.Signals,
+  options: { args?: string[]; env?: NodeJS.ProcessEnv } = {},
 ): Promise<{ code: number | null; stderr: string }> {
-  const child = spawn(process.execPath, [BIN, 'start'], {
+  const child = spawn(process.execPath, [BIN, 'start', ...(options.args ?? [])], {
     env: {
       PATH: process.env.PATH,
       HOME: home,
       BIGCHAINDB_BLOCK_TIMEOUT: '0.1',
       BIGCHAINDB_SERVER_BIND: '127.0.0.1:0',
+      ...options.env,
     },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -83,3 +87,56 @@ describe('bigchaindb start', () => {
     assert.match(stderr, /bigchaindb: Failed to parse the JSON configuration from `.*\.bigchaindb`/);
   });
 });
+
+describe('bigchaindb start --experimental-start-postgresql', () => {
+  test('runs a local PostgreSQL server for the node, keeps its data, and stops it with the node', async () => {
+    const home = await mkdtemp(join(tmpdir(), 'bigchain-start-pg-'));
+    // As root the server runs as the postgres OS user, which must reach the data dir in HOME.
+    await chmod(home, 0o755);
+    try {
+      const port = String(await freePort());
+      const env = { BIGCHAINDB_DATABASE_PORT: port };
+      const args = ['--experimental-start-postgresql'];
+      const first = await startAndStop(home, 'SIGTERM', { args, env });
+      assert.equal(first.code, 0, first.stderr);
+      assert.match(
+        first.stderr,
+        new RegExp(`PostgreSQL created and started in .*\\.bigchaindb-postgresql on port ${port}`),
+      );
+      assert.match(first.stderr, new RegExp(`on the PostgreSQL database \`bigchain\` on localhost:${port}`));
+      assert.match(first.stderr, /INFO  PostgreSQL stopped\n$/);
+      assert.equal(
+        existsSync(join(home, '.bigchaindb-postgresql', 'data', 'postmaster.pid')),
+        false,
+        'the server is down',
+      );
+
+      const second = await startAndStop(home, 'SIGINT', { args, env });
+      assert.equal(second.code, 0, second.stderr);
+      assert.match(second.stderr, new RegExp(`PostgreSQL started in .* on port ${port}`));
+      assert.doesNotMatch(second.stderr, /Created the database/, 'the chain was kept');
+    } finally {
+      await rm(home, { recursive: true, force: true });
+    }
+  });
+
+  test('an unknown option of start is a usage error', async () => {
+    const child = spawn(process.execPath, [BIN, 'start', '--bogus'], {
+      env: { PATH: process.env.PATH, HOME: tmpdir() },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    assert.equal(code, 2);
+    assert.match(stderr, /usage: bigchaindb start \[--experimental-start-postgresql\]/);
+  });
+});
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}

@@ -1,11 +1,22 @@
-import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, rmSync } from 'node:fs';
-import { appendFile, chown, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { existsSync, rmSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import pg from 'pg';
+import {
+  appendPostgresSettings,
+  giveToPostgresUser,
+  initPostgresCluster,
+  POSTGRES_READY_TIMEOUT_MS as READY_TIMEOUT_MS,
+  POSTGRES_SUPERUSER as SUPERUSER,
+  postgresLogTail,
+  requirePostgresBin,
+  runPostgresTool,
+  runPostgresToolSync,
+} from '../../src/storage/local-postgres.ts';
+
+export { findPostgresBin } from '../../src/storage/local-postgres.ts';
 
 /** A throwaway PostgreSQL server in its own temp dir, started and owned by the test process. */
 export interface PostgresServer {
@@ -31,77 +42,13 @@ export interface StartOptions {
 }
 
 const HOST = '127.0.0.1';
-const SUPERUSER = 'postgres';
 const TEST_DATABASE = 'bigchain_test';
-const READY_TIMEOUT_MS = 30_000;
-const DEBIAN_INSTALL_ROOT = '/usr/lib/postgresql';
-const NOT_INSTALLED =
-  `PostgreSQL server binaries not found (looked in ${DEBIAN_INSTALL_ROOT}/*/bin and \`pg_config --bindir\`). ` +
-  'Install the `postgresql` package, e.g. `apt-get install -y postgresql`.';
-
-const execFileAsync = promisify(execFile);
-
-/** Directory holding initdb/postgres/pg_ctl: the newest Debian-style install, else what pg_config reports. */
-export function findPostgresBin(): string | undefined {
-  return newestDebianBin() ?? pgConfigBin();
-}
-
-function newestDebianBin(): string | undefined {
-  if (!existsSync(DEBIAN_INSTALL_ROOT)) return undefined;
-  const versions = readdirSync(DEBIAN_INSTALL_ROOT)
-    .filter((version) => hasServerBinaries(join(DEBIAN_INSTALL_ROOT, version, 'bin')))
-    .sort((a, b) => Number.parseFloat(b) - Number.parseFloat(a));
-  return versions[0] === undefined ? undefined : join(DEBIAN_INSTALL_ROOT, versions[0], 'bin');
-}
-
-function pgConfigBin(): string | undefined {
-  try {
-    const bin = execFileSync('pg_config', ['--bindir'], { encoding: 'utf8', stdio: 'pipe' }).trim();
-    return hasServerBinaries(bin) ? bin : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** pg_config also ships with the client-only packages, so check for the server itself. */
-function hasServerBinaries(bin: string): boolean {
-  return ['initdb', 'pg_ctl', 'postgres'].every((name) => existsSync(join(bin, name)));
-}
-
-function requirePostgresBin(): string {
-  const bin = findPostgresBin();
-  if (bin === undefined) throw new Error(NOT_INSTALLED);
-  return bin;
-}
-
-/** PostgreSQL refuses to run as root, so as root every server-side binary runs as the postgres OS user. */
-function asPostgresUser(command: string, args: string[]): [string, string[]] {
-  return process.getuid?.() === 0 ? ['runuser', ['-u', SUPERUSER, '--', command, ...args]] : [command, args];
-}
-
-async function runTool(bin: string, tool: string, args: string[], cwd: string): Promise<void> {
-  const [command, argv] = asPostgresUser(join(bin, tool), args);
-  await execFileAsync(command, argv, { cwd, timeout: 2 * READY_TIMEOUT_MS });
-}
-
-function runToolSync(bin: string, tool: string, args: string[]): void {
-  const [command, argv] = asPostgresUser(join(bin, tool), args);
-  execFileSync(command, argv, { stdio: 'ignore', timeout: READY_TIMEOUT_MS });
-}
 
 /** A temp dir the postgres OS user owns, so it can create the data dir, log and socket in it. */
 async function makeTempDir(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'bigchain-pg-'));
-  if (process.getuid?.() === 0) await chown(dir, postgresUid(), postgresGid());
+  await giveToPostgresUser(dir);
   return dir;
-}
-
-function postgresUid(): number {
-  return Number(execFileSync('id', ['-u', SUPERUSER], { encoding: 'utf8' }));
-}
-
-function postgresGid(): number {
-  return Number(execFileSync('id', ['-g', SUPERUSER], { encoding: 'utf8' }));
 }
 
 /** Ask the kernel for a free port; the tiny race until postgres binds it is acceptable in tests. */
@@ -115,12 +62,6 @@ async function freePort(): Promise<number> {
   await new Promise<void>((resolve) => server.close(() => resolve()));
   if (address === null || typeof address === 'string') throw new Error('could not find a free TCP port');
   return address.port;
-}
-
-/** Later lines in postgresql.conf override earlier ones, so appending is enough. */
-async function appendSettings(dataDir: string, settings: Record<string, string>): Promise<void> {
-  const lines = Object.entries(settings).map(([name, value]) => `${name} = '${value.replaceAll("'", "''")}'`);
-  await appendFile(join(dataDir, 'postgresql.conf'), `\n# test harness\n${lines.join('\n')}\n`);
 }
 
 /** Settings that make this server its own: the port, and a socket dir that goes away with it. */
@@ -139,14 +80,6 @@ function harnessSettings(options: StartOptions): Record<string, string> {
     hot_standby: 'on',
     ...options.settings,
   };
-}
-
-async function logTail(logFile: string, lines = 40): Promise<string> {
-  try {
-    return (await readFile(logFile, 'utf8')).trimEnd().split('\n').slice(-lines).join('\n');
-  } catch {
-    return '(no log written)';
-  }
 }
 
 async function sleep(ms: number): Promise<void> {
@@ -216,7 +149,7 @@ class TempServer implements PostgresServer {
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       throw new Error(
-        `PostgreSQL failed to start on port ${this.port}: ${message}\n--- ${this.logFile} ---\n${await logTail(this.logFile)}`,
+        `PostgreSQL failed to start on port ${this.port}: ${message}\n--- ${this.logFile} ---\n${await postgresLogTail(this.logFile)}`,
       );
     }
     await waitFor(`PostgreSQL on port ${this.port} to accept connections`, async () => {
@@ -243,7 +176,8 @@ class TempServer implements PostgresServer {
   /** For the exit handler, which cannot await; best effort, since the process is going away anyway. */
   stopAndRemoveSync(): void {
     try {
-      if (this.isRunning()) runToolSync(this.bin, 'pg_ctl', ['-D', this.dataDir, '-m', 'immediate', 'stop']);
+      if (this.isRunning())
+        runPostgresToolSync(this.bin, 'pg_ctl', ['-D', this.dataDir, '-m', 'immediate', 'stop']);
     } catch {
       // Nothing more to do; still remove the temp dir below.
     }
@@ -260,13 +194,8 @@ class TempServer implements PostgresServer {
   }
 
   private async pgCtl(args: string[]): Promise<void> {
-    await runTool(this.bin, 'pg_ctl', ['-D', this.dataDir, ...args], this.tempDir);
+    await runPostgresTool(this.bin, 'pg_ctl', ['-D', this.dataDir, ...args], this.tempDir);
   }
-}
-
-async function initCluster(bin: string, dataDir: string, cwd: string): Promise<void> {
-  const args = ['-D', dataDir, '-A', 'trust', '-U', SUPERUSER, '--no-sync', '-E', 'UTF8', '--locale=C'];
-  await runTool(bin, 'initdb', args, cwd);
 }
 
 /** Copy primary's data dir, streaming the WAL written meanwhile; -R makes the copy a standby of primary. */
@@ -281,7 +210,7 @@ async function baseBackup(
   const conninfo = `host=${primary.host} port=${primary.port} user=${primary.user} application_name=${applicationName}`;
   // -c fast: with the default spread checkpoint the backup took ~90 s even on an empty cluster.
   const args = ['-d', conninfo, '-D', dataDir, '-R', '-X', 'stream', '-c', 'fast', '--no-sync'];
-  await runTool(bin, 'pg_basebackup', args, cwd);
+  await runPostgresTool(bin, 'pg_basebackup', args, cwd);
 }
 
 /** initdb a fresh cluster in a new temp dir, start it on a free port and create the test database. */
@@ -289,8 +218,8 @@ export async function startPostgres(options: StartOptions = {}): Promise<Postgre
   const bin = requirePostgresBin();
   const tempDir = await makeTempDir();
   const server = new TempServer(bin, tempDir, await freePort());
-  await initCluster(bin, server.dataDir, tempDir);
-  await appendSettings(server.dataDir, {
+  await initPostgresCluster(bin, server.dataDir, tempDir);
+  await appendPostgresSettings(server.dataDir, {
     ...instanceSettings(tempDir, server.port),
     ...harnessSettings(options),
   });
@@ -309,7 +238,7 @@ export async function startStandby(primary: PostgresServer): Promise<PostgresSer
   const applicationName = `standby${++standbyCount}`;
   await baseBackup(bin, primary, applicationName, standby.dataDir, tempDir);
   // The copied postgresql.conf still names the primary's port and socket dir.
-  await appendSettings(standby.dataDir, instanceSettings(tempDir, standby.port));
+  await appendPostgresSettings(standby.dataDir, instanceSettings(tempDir, standby.port));
   await standby.start();
   await waitFor(`${applicationName} to stream from the primary on port ${primary.port}`, async () => {
     const sql = "select 1 from pg_stat_replication where application_name = $1 and state = 'streaming'";
