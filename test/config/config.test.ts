@@ -70,6 +70,53 @@ describe('configuration: defaults < file < environment', () => {
     assert.equal(config.server.workers, 4);
   });
 
+  test('every BIGCHAINDB_* variable the seed lists, and one per new setting, sets its setting', async () => {
+    const { config } = await loadConfig({
+      path: '/nonexistent/bigchaindb.json',
+      env: {
+        BIGCHAINDB_SERVER_BIND: '0.0.0.0:9000',
+        BIGCHAINDB_SERVER_WORKERS: '3',
+        BIGCHAINDB_SERVER_THREADS: '5',
+        BIGCHAINDB_DATABASE_HOST: 'db',
+        BIGCHAINDB_DATABASE_PORT: '5433',
+        BIGCHAINDB_DATABASE_NAME: 'chain',
+        BIGCHAINDB_KEYPAIR_PUBLIC: 'pub',
+        BIGCHAINDB_KEYPAIR_PRIVATE: 'priv',
+        BIGCHAINDB_KEYRING: 'a:b:c',
+        BIGCHAINDB_STATSD_HOST: 'stats',
+        BIGCHAINDB_STATSD_PORT: '8126',
+        BIGCHAINDB_STATSD_RATE: '0.5',
+        BIGCHAINDB_API_ENDPOINT: 'http://api.example/api/v1',
+        BIGCHAINDB_CONSENSUS_PLUGIN: 'my-plugin',
+        BIGCHAINDB_DATABASE_BACKEND: 'postgresql',
+        BIGCHAINDB_DATABASE_PATH: '/data',
+        BIGCHAINDB_DATABASE_USER: 'bdb',
+        BIGCHAINDB_DATABASE_PASSWORD: 'pw',
+        BIGCHAINDB_BACKLOG_REASSIGN_DELAY: '12',
+        BIGCHAINDB_BLOCK_TIMEOUT: '0.5',
+      },
+    });
+    assert.deepEqual(config, {
+      server: { bind: '0.0.0.0:9000', workers: 3, threads: 5 },
+      database: {
+        backend: 'postgresql',
+        path: '/data',
+        host: 'db',
+        port: 5433,
+        name: 'chain',
+        user: 'bdb',
+        password: 'pw',
+      },
+      keypair: { public: 'pub', private: 'priv' },
+      keyring: ['a', 'b', 'c'],
+      statsd: { host: 'stats', port: 8126, rate: 0.5 },
+      api_endpoint: 'http://api.example/api/v1',
+      consensus_plugin: 'my-plugin',
+      backlog_reassign_delay: 12,
+      block_timeout: 0.5,
+    });
+  });
+
   test('malformed JSON and bad values are errors naming the file or variable and the problem', async () => {
     const broken = await file('broken.json', '{"database": {');
     await assert.rejects(loadConfig({ path: broken, env: {} }), (error: Error) => {
