@@ -266,6 +266,7 @@ function send(response: ServerResponse, status: number, body: unknown, headers: 
   response.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(text),
+    'access-control-allow-origin': '*', // CORS: browsers on any origin may call the API (bigchaindb/driver)
     ...headers,
   });
   response.end(text);
@@ -279,6 +280,19 @@ export function createApiServer(options: ApiOptions): Server {
   return createServer((request, response) => {
     const started = performance.now();
     const path = (request.url ?? '/').split('?')[0] ?? '/';
+    const methods = () =>
+      table.filter((entry) => entry.pattern.test(path)).map((entry) => entry.route.method);
+    if (request.method === 'OPTIONS' && methods().length > 0) {
+      // CORS preflight (a browser's POST of JSON from another origin)
+      response.writeHead(204, {
+        'access-control-allow-origin': '*',
+        'access-control-allow-methods': [...methods(), 'OPTIONS'].join(', '),
+        'access-control-allow-headers': 'content-type',
+        'access-control-max-age': '600',
+      });
+      response.end();
+      return;
+    }
     const answer = async (): Promise<{ status: number; body: unknown; headers?: Record<string, string> }> => {
       const matching = table.filter((entry) => entry.pattern.test(path));
       if (matching.length === 0) throw new HttpError(404, 'Not found');

@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { generateKeyPair } from '../../src/protocol/crypto.ts';
+import { startNodeProcess, type NodeProcess } from '../support/node-process.ts';
+
+const ROOT = new URL('../..', import.meta.url).pathname;
+const EXAMPLE = join(ROOT, 'examples/driver.ts');
+
+interface Result {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the example as `npm run example:driver` does, with nothing inherited but PATH. */
+function runExample(args: string[], home: string): Promise<Result> {
+  const child = spawn(process.execPath, ['--import', 'tsx', EXAMPLE, ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH, HOME: home },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: 120_000,
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+}
+
+describe('examples/driver.ts (the seed’s "Python Driver API by Example")', () => {
+  let dir: string;
+  let node: NodeProcess;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'bigchain-driver-example-'));
+    node = await startNodeProcess({
+      dir,
+      keyPair: generateKeyPair(),
+      keyring: [],
+      database: { backend: 'embedded', path: join(dir, 'data') },
+      settings: { block_timeout: 0.2 },
+    });
+  });
+  after(async () => {
+    await node.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('runs the page against a live node and checks every outcome', async () => {
+    const result = await runExample(['--api', node.apiUrl, '--wait', '30'], dir);
+    assert.equal(
+      result.code,
+      0,
+      `exit ${result.code}\n--- stderr ---\n${result.stderr}\n--- stdout ---\n${result.stdout}`,
+    );
+    const { stdout } = result;
+    assert.match(
+      stdout,
+      new RegExp(`^Using the node ${node.keyPair.publicKey} \\(BigchainDB 0\\.6\\.0\\)`, 'm'),
+    );
+    assert.match(stdout, /^tx1 = \{\n {4}"id": "[0-9a-f]{64}",/m);
+    assert.match(stdout, new RegExp(`"assignee": "${node.keyPair.publicKey}"`));
+    assert.match(stdout, /"operation": "CREATE"/);
+    assert.match(stdout, /^c1\.transfer\(c2\.publicKey, \{ txid: tx1\.id, cid: 0 \}\) = \{/m);
+    assert.match(stdout, /"operation": "TRANSFER"/);
+    assert.equal([...stdout.matchAll(/^status of [0-9a-f]{64}: valid$/gm)].length, 2);
+    assert.match(stdout, /^Every outcome the page shows was checked\.$/m);
+  });
+
+  test('an unreachable node or a bad argument: exit 1 with a one-line reason', async () => {
+    const unreachable = await runExample(['--api', 'http://127.0.0.1:1/api/v1'], dir);
+    assert.equal(unreachable.code, 1);
+    assert.match(unreachable.stderr, /^driver example: NetworkError: GET http:\/\/127\.0\.0\.1:1\/ failed: /);
+    const usage = await runExample(['--api'], dir);
+    assert.equal(usage.code, 1);
+    assert.match(usage.stderr, /^driver example: usage: npm run example:driver/);
+  });
+});
