@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { createAndSignTx, lookupInTransactions, type Transaction } from '../../src/protocol/transaction.ts';
 import { forged, generateKeyPair } from '../support/chain.ts';
-import { startNodeProcess, type NodeProcess } from '../support/node-process.ts';
+import { startLoneNode, type NodeProcess } from '../support/node-process.ts';
 import { waitFor } from '../support/wait.ts';
 
 interface Answer {
@@ -43,13 +43,7 @@ describe('the HTTP API of a running node', () => {
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'bigchain-http-'));
-    node = await startNodeProcess({
-      dir,
-      keyPair: generateKeyPair(),
-      keyring: [],
-      database: { backend: 'embedded', path: join(dir, 'data') },
-      settings: { block_timeout: 0.1 },
-    });
+    node = await startLoneNode(dir, 0.1);
     base = node.apiUrl.replace(/\/api\/v1$/, '');
   });
   after(async () => {

@@ -8,8 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { build } from 'esbuild';
 import { chromium, type Browser } from 'playwright-core';
-import { generateKeyPair } from '../../src/protocol/crypto.ts';
-import { startNodeProcess, type NodeProcess } from '../support/node-process.ts';
+import { startLoneNode, type NodeProcess } from '../support/node-process.ts';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 /** Debian's `chromium` package (.ci/run installs it); CHROMIUM_PATH overrides. */
@@ -63,13 +62,7 @@ describe('bigchaindb/driver in a browser', () => {
         `Chromium is not at ${CHROMIUM} (apt-get install -y chromium, or set CHROMIUM_PATH): only the bundle was checked`,
       );
       dir = await mkdtemp(join(tmpdir(), 'bigchain-browser-'));
-      node = await startNodeProcess({
-        dir,
-        keyPair: generateKeyPair(),
-        keyring: [],
-        database: { backend: 'embedded', path: join(dir, 'data') },
-        settings: { block_timeout: 0.2 },
-      });
+      node = await startLoneNode(dir);
       // The page and the bundle from a server of their own: another port is another origin, so CORS applies.
       site = createServer((request, response) => {
         if (request.url === '/driver.js') {

@@ -23,7 +23,7 @@ import {
   TransactionNotFound,
   generateKeyPair,
 } from '../../src/driver/index.ts';
-import { startNodeProcess, type NodeProcess } from '../support/node-process.ts';
+import { startLoneNode, type NodeProcess } from '../support/node-process.ts';
 
 /** The driver against `bigchaindb start` run as a user runs it (embedded database, temp HOME, any free port). */
 describe('bigchaindb/driver against a running node', () => {
@@ -32,13 +32,7 @@ describe('bigchaindb/driver against a running node', () => {
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'bigchain-driver-'));
-    node = await startNodeProcess({
-      dir,
-      keyPair: generateKeyPair(),
-      keyring: [],
-      database: { backend: 'embedded', path: join(dir, 'data') },
-      settings: { block_timeout: 0.2 },
-    });
+    node = await startLoneNode(dir);
   });
   after(async () => {
     await node.stop();

@@ -4,8 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { generateKeyPair } from '../../src/protocol/crypto.ts';
-import { startNodeProcess, type NodeProcess } from '../support/node-process.ts';
+import { startLoneNode, type NodeProcess } from '../support/node-process.ts';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const EXAMPLE = join(ROOT, 'examples/driver.ts');
@@ -37,13 +36,7 @@ describe('examples/driver.ts (the seed’s "Python Driver API by Example")', () 
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'bigchain-driver-example-'));
-    node = await startNodeProcess({
-      dir,
-      keyPair: generateKeyPair(),
-      keyring: [],
-      database: { backend: 'embedded', path: join(dir, 'data') },
-      settings: { block_timeout: 0.2 },
-    });
+    node = await startLoneNode(dir);
   });
   after(async () => {
     await node.stop();

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { KeyPair } from '../../src/protocol/crypto.ts';
+import { generateKeyPair, type KeyPair } from '../../src/protocol/crypto.ts';
 import { waitFor } from './wait.ts';
 
 const BIN = new URL('../../bin/bigchaindb.js', import.meta.url).pathname;
@@ -84,4 +84,15 @@ export async function startNodeProcess(options: NodeProcessOptions): Promise<Nod
       return exited;
     },
   };
+}
+
+/** One node alone on an embedded database in `dir/data`: the setup of the API, driver and example tests. */
+export function startLoneNode(dir: string, blockTimeout = 0.2): Promise<NodeProcess> {
+  return startNodeProcess({
+    dir,
+    keyPair: generateKeyPair(),
+    keyring: [],
+    database: { backend: 'embedded', path: join(dir, 'data') },
+    settings: { block_timeout: blockTimeout },
+  });
 }
