@@ -25,6 +25,7 @@ import { startLocalPostgres } from '../storage/local-postgres.ts';
 import { openStorage } from '../storage/open.ts';
 import type { Storage } from '../storage/storage.ts';
 import { runConfigure, runExportMyPubkey, runShowConfig } from './config-commands.ts';
+import { runLoad } from './load-command.ts';
 import { runVerify } from './verify-command.ts';
 
 const START_POSTGRESQL_FLAG = '--experimental-start-postgresql';
@@ -69,6 +70,10 @@ commands:
                     stale pipelines (creates a config with a new keypair and the database when missing)
                     --experimental-start-postgresql: run a local PostgreSQL server for it
                     (~/.bigchaindb-postgresql, port database.port), stopped when the node stops
+  load              Send CREATE transactions to the node's HTTP API (api_endpoint), showing progress and
+                    a summary of rate, latency and errors
+                    -m, --multiprocess [N]: N concurrent senders (bare: one per core; default 1)
+                    -c, --count N: transactions to send (default 0: until Ctrl-C)
   configure         Prepare the config file and create the node keypair
   show-config       Show the current configuration
   export-my-pubkey  Export this node's public key
@@ -103,6 +108,7 @@ const COMMANDS: Record<string, Command> = {
   prune: runPrune,
   verify: runVerify,
   start: runStart,
+  load: runLoad,
   configure: runConfigure,
   'show-config': runShowConfig,
   'export-my-pubkey': runExportMyPubkey,
