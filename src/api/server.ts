@@ -79,6 +79,13 @@ const infoSchema = {
   },
 };
 
+/** The 404 reason for an id that names no transaction the node knows. */
+function unknownTransaction(id: string): string {
+  return /^[0-9a-f]{64}$/.test(id)
+    ? `transaction \`${id}\` is unknown to this node`
+    : `\`${id.slice(0, 100)}\` is not a transaction id (64 lowercase hex digits)`;
+}
+
 /** The routes of the seed's HTTP API (PROTOCOL R7), each with the schemas the OpenAPI document shows. */
 function routes(options: ApiOptions): Route[] {
   const b = options.bigchain;
@@ -133,10 +140,14 @@ function routes(options: ApiOptions): Route[] {
         404: { description: 'in no valid or undecided block', schema: errorSchema },
       },
       handle: async ({ params }) => {
-        const { transaction, status } = await b.getTransactionWithStatus(params.tx_id ?? '');
-        if (transaction === null || (status !== 'valid' && status !== 'undecided'))
-          throw new HttpError(404, 'Not found');
-        return { status: 200, body: transaction };
+        const id = params.tx_id ?? '';
+        const found = await b.getTransactionWithStatus(id);
+        if (found.transaction === null) throw new HttpError(404, unknownTransaction(id));
+        if (found.status === 'backlog')
+          throw new HttpError(404, `transaction \`${id}\` is in the backlog, in no block yet`);
+        if (found.status === 'invalid')
+          throw new HttpError(404, `transaction \`${id}\` was rejected: ${found.reason ?? 'invalid'}`);
+        return { status: 200, body: found.transaction };
       },
     },
     {
@@ -148,8 +159,9 @@ function routes(options: ApiOptions): Route[] {
         404: { description: 'unknown to this node', schema: errorSchema },
       },
       handle: async ({ params }) => {
-        const status = await b.getStatus(params.tx_id ?? '');
-        if (status === null) throw new HttpError(404, 'Not found');
+        const id = params.tx_id ?? '';
+        const status = await b.getStatus(id);
+        if (status === null) throw new HttpError(404, unknownTransaction(id));
         return { status: 200, body: { status } };
       },
     },

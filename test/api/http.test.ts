@@ -9,6 +9,54 @@ import { forged, generateKeyPair } from '../support/chain.ts';
 import { startLoneNode, type NodeProcess } from '../support/node-process.ts';
 import { waitFor } from '../support/wait.ts';
 
+/** The seed's "HTTP Client-Server API" page: the body of its `POST /transactions/` example, as printed. */
+const SEED_EXAMPLE = {
+  id: '7ad5a4b83bc8c70c4fd7420ff3c60693ab8e6d0e3124378ca69ed5acd2578792',
+  transaction: {
+    conditions: [
+      {
+        cid: 0,
+        condition: {
+          details: {
+            bitmask: 32,
+            public_key: 'CwA8s2QYQBfNz4WvjEwmJi83zYr7JhxRhidx6uZ5KBVd',
+            signature: null,
+            type: 'fulfillment',
+            type_id: 4,
+          },
+          uri: 'cc:4:20:sVA_3p8gvl8yRFNTomqm6MaavKewka6dGYcFAuPrRXQ:96',
+        },
+        owners_after: ['CwA8s2QYQBfNz4WvjEwmJi83zYr7JhxRhidx6uZ5KBVd'],
+      },
+    ],
+    data: {
+      payload: null,
+      uuid: 'a9999d69-6cde-4b80-819d-ed57f6abe257',
+    },
+    fulfillments: [
+      {
+        owners_before: ['JEAkEJqLbbgDRAtMm8YAjGp759Aq2qTn9eaEHUj2XePE'],
+        fid: 0,
+        fulfillment:
+          'cf:4:__Y_Um6H73iwPe6ejWXEw930SQhqVGjtAHTXilPp0P01vE_Cx6zs3GJVoO1jhPL18C94PIVkLTGMUB2aKC9qsbIb3w8ejpOf0_I3OCuTbPdkd6r2lKMeVftMyMxkeWoM',
+        input: {
+          cid: 0,
+          txid: '598ce4e9a29837a1c6fc337ee4a41b61c20ad25d01646754c825b1116abd8761',
+        },
+      },
+    ],
+    operation: 'TRANSFER',
+    timestamp: '1471423869',
+    version: 1,
+  },
+} as const;
+
+/** The user of the seed's examples (0.6 tests/conftest.py `user_sk`/`user_vk`); its key signs that example. */
+const SEED_USER = {
+  privateKey: '8eJ8q9ZQpReWyQT5aFCiwtZ5wDZC4eDnCen88p3tQ6ie',
+  publicKey: 'JEAkEJqLbbgDRAtMm8YAjGp759Aq2qTn9eaEHUj2XePE',
+};
+
 interface Answer {
   status: number;
   body: Record<string, unknown>;
@@ -79,9 +127,14 @@ describe('the HTTP API of a running node', () => {
     assert.equal(wrongMethod.headers.get('allow'), 'GET');
     assert.deepEqual((await call('GET', '/api/v1/transactions/abc')).body, {
       status: 404,
-      message: 'Not found',
+      message: '`abc` is not a transaction id (64 lowercase hex digits)',
     });
-    assert.equal((await call('GET', '/api/v1/transactions/abc/status')).status, 404);
+    const unknown = 'f'.repeat(64);
+    for (const path of [`/api/v1/transactions/${unknown}`, `/api/v1/transactions/${unknown}/status`])
+      assert.deepEqual((await call('GET', path)).body, {
+        status: 404,
+        message: `transaction \`${unknown}\` is unknown to this node`,
+      });
     const notJson = await call('POST', '/api/v1/transactions', '{"transaction": ');
     assert.equal(notJson.status, 400);
     assert.match(String(notJson.body.message), /^the body is not valid JSON/);
@@ -137,6 +190,58 @@ describe('the HTTP API of a running node', () => {
     assert.equal(second.status, 400);
     assert.match(String(second.body.message), new RegExp(`^DoubleSpend: .*already spent by \`${first.id}\``));
     assert.equal((await post(first)).status, 400, 'a replay is refused');
+  });
+
+  test("the seed's HTTP API page: its examples as printed, then rebuilt under this protocol", async () => {
+    // As printed, the example was made by older code (Keccak-256 id, pre-rename field names; behaviour notes
+    // §1.6) and spends an input no ledger here has: refused, with the reason.
+    const printed = await post(SEED_EXAMPLE);
+    assert.equal(printed.status, 400);
+    assert.equal(
+      printed.body.message,
+      `TransactionDoesNotExist: input \`${SEED_EXAMPLE.transaction.fulfillments[0].input.txid}\` does not exist in a valid block`,
+    );
+    assert.equal((await call('GET', `/api/v1/transactions/${SEED_EXAMPLE.id}`)).status, 404);
+    assert.equal((await call('GET', `/api/v1/transactions/${SEED_EXAMPLE.id}/status`)).status, 404);
+
+    // Rebuilt: the example's signer gets an asset from the node, then transfers it to the example's recipient
+    // with the example's uuid and timestamp. The answer is the example's response with only what this
+    // protocol makes different: the id (SHA3-256), the input (our CREATE), the signature and the assignee.
+    const create = await post(
+      createAndSignTx(SEED_USER.privateKey, SEED_USER.publicKey, SEED_USER.publicKey, null, 'CREATE'),
+    );
+    assert.equal(create.status, 201);
+    const asset = create.body as unknown as Transaction;
+    await untilValid(asset.id);
+    const recipient = SEED_EXAMPLE.transaction.conditions[0].owners_after[0];
+    const transfer = createAndSignTx(
+      SEED_USER.privateKey,
+      SEED_USER.publicKey,
+      recipient,
+      { txid: asset.id, cid: 0 },
+      'TRANSFER',
+      {
+        uuid: SEED_EXAMPLE.transaction.data.uuid,
+        timestamp: SEED_EXAMPLE.transaction.timestamp,
+        lookupInputCondition: lookupInTransactions([asset]),
+      },
+    );
+    const fulfillment = transfer.transaction.fulfillments[0]!.fulfillment!;
+    const example: Transaction = JSON.parse(JSON.stringify(SEED_EXAMPLE)) as Transaction;
+    example.id = transfer.id;
+    example.transaction.fulfillments[0]!.input = { txid: asset.id, cid: 0 };
+    example.transaction.fulfillments[0]!.fulfillment = fulfillment;
+    // The same signer: after `cf:4:`, 42 base64 characters are the public key alone; the signature follows.
+    assert.equal(fulfillment.slice(0, 47), SEED_EXAMPLE.transaction.fulfillments[0].fulfillment.slice(0, 47));
+
+    const answer = await post(transfer);
+    assert.equal(answer.status, 201);
+    assert.deepEqual(answer.body, { assignee: node.keyPair.publicKey, ...example });
+    await untilValid(transfer.id);
+    assert.deepEqual((await call('GET', `/api/v1/transactions/${transfer.id}`)).body, example);
+    assert.deepEqual((await call('GET', `/api/v1/transactions/${transfer.id}/status`)).body, {
+      status: 'valid',
+    });
   });
 
   test('fuzzed POST bodies never get a 5xx or hang, and the node stays up', async () => {

@@ -132,7 +132,7 @@ describe('bigchaindb/driver against a running node', () => {
     await assert.rejects(client.getTransaction(unknown), (error: unknown) => {
       assert.ok(error instanceof TransactionNotFound);
       assert.equal(error.status, 404);
-      assert.equal(error.message, 'Not found');
+      assert.equal(error.message, `transaction \`${unknown}\` is unknown to this node`);
       return true;
     });
     await assert.rejects(client.getStatus(unknown), TransactionNotFound);
