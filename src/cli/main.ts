@@ -6,6 +6,7 @@ import type { Readable, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { loadConfig, nodeKeyPair, writeConfigFile, type NodeConfig } from '../config/config.ts';
 import { API_PREFIX, createApiServer, listen } from '../api/server.ts';
+import { startApiWorkers } from '../api/workers.ts';
 import { Bigchain } from '../node/bigchain.ts';
 import { streamLogger, type Logger } from '../node/log.ts';
 import { BigchainNode, nodeOptions } from '../node/node.ts';
@@ -383,6 +384,25 @@ async function runStart(context: Context): Promise<void> {
   const [flag, ...extra] = context.args;
   if (extra.length > 0 || (flag !== undefined && flag !== START_POSTGRESQL_FLAG))
     throw new CliError(`usage: bigchaindb start [${START_POSTGRESQL_FLAG}]`, 2);
+  // Listening from the first moment: a signal during start-up stops the node cleanly once it runs (and the
+  // local PostgreSQL server with it) instead of killing the process half-way.
+  let onSignal: (signal: NodeJS.Signals) => void = () => {};
+  const stopSignal = new Promise<NodeJS.Signals>((resolve) => (onSignal = resolve));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    await startNode(context, flag !== undefined, stopSignal);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+async function startNode(
+  context: Context,
+  withLocalPostgres: boolean,
+  stopSignal: Promise<NodeJS.Signals>,
+): Promise<void> {
   const log = streamLogger(context.io.stderr);
   log.info(`BigchainDB Version ${version}`);
   const loaded = await loadConfig({
@@ -396,7 +416,7 @@ async function runStart(context: Context): Promise<void> {
     await writeConfigFile(loaded.path, cfg);
     log.info(`Generated a keypair; configuration written to ${loaded.path}`);
   }
-  if (flag === undefined) return runNode(cfg, log);
+  if (!withLocalPostgres) return runNode(cfg, log, stopSignal);
   // The analogue of 0.6's --experimental-start-rethinkdb: a server of our own, stopped when the node stops.
   const dir = join(context.io.env.HOME ?? homedir(), '.bigchaindb-postgresql');
   const local = await startLocalPostgres(dir, cfg.database.port);
@@ -409,7 +429,7 @@ async function runStart(context: Context): Promise<void> {
     user: local.user,
   };
   try {
-    await runNode(cfg, log);
+    await runNode(cfg, log, stopSignal);
   } finally {
     await local.stop();
     log.info('PostgreSQL stopped');
@@ -420,7 +440,53 @@ async function runStart(context: Context): Promise<void> {
  * Runs the node until SIGINT or SIGTERM: the pipelines, then the HTTP API; on the signal the API closes,
  * the block in hand is finished, and waiting transactions stay in the backlog.
  */
-async function runNode(cfg: NodeConfig, log: Logger): Promise<void> {
+/** How many HTTP API processes `server.workers` (checked by the configuration) asks for; 0: none of their own. */
+function apiWorkerCount(cfg: NodeConfig, log: Logger): number {
+  const { workers, threads } = cfg.server;
+  if (threads !== null)
+    log.info('server.threads has no effect: each HTTP API process serves its requests on one event loop');
+  if (workers === null) return 0;
+  if (cfg.database.backend === 'embedded') {
+    log.warn(
+      'server.workers needs the postgresql backend (the embedded database lives in one process); ' +
+        'the HTTP API runs in the node process',
+    );
+    return 0;
+  }
+  return workers;
+}
+
+/** The HTTP API: in this process, or in `server.workers` processes of its own; resolves to its URL. */
+async function serveApi(
+  cfg: NodeConfig,
+  bigchain: Bigchain,
+  log: Logger,
+): Promise<{ url: string; stop(): Promise<void> }> {
+  const workers = apiWorkerCount(cfg, log);
+  try {
+    if (workers > 0) {
+      const api = await startApiWorkers(cfg, version, workers, log);
+      log.info(`HTTP API served by ${workers} worker process${workers === 1 ? '' : 'es'} (server.workers)`);
+      return api;
+    }
+    const api = createApiServer({
+      bigchain,
+      info: { version, apiEndpoint: cfg.api_endpoint },
+      log: log.child('http'),
+    });
+    const url = await listen(api, cfg.server.bind);
+    const stop = () =>
+      new Promise<void>((resolve) => {
+        api.close(() => resolve());
+        api.closeAllConnections();
+      });
+    return { url, stop };
+  } catch (error) {
+    throw new CliError(`cannot serve the HTTP API on ${cfg.server.bind} (server.bind): ${describe(error)}`);
+  }
+}
+
+async function runNode(cfg: NodeConfig, log: Logger, stopSignal: Promise<NodeJS.Signals>): Promise<void> {
   const bigchain = await Bigchain.open(cfg, { create: true });
   let node: BigchainNode;
   try {
@@ -429,31 +495,20 @@ async function runNode(cfg: NodeConfig, log: Logger): Promise<void> {
     await bigchain.close();
     throw error;
   }
-  const api = createApiServer({
-    bigchain,
-    info: { version, apiEndpoint: cfg.api_endpoint },
-    log: log.child('http'),
-  });
-  let url: string;
+  let api: { url: string; stop(): Promise<void> };
   try {
-    url = await listen(api, cfg.server.bind);
+    api = await serveApi(cfg, bigchain, log);
   } catch (error) {
     await node.stop();
     await bigchain.close();
-    throw new CliError(`cannot listen on ${cfg.server.bind} (server.bind): ${describe(error)}`);
+    throw error;
   }
-  log.info(`Listening to client connections on: ${url}${API_PREFIX}`);
+  log.info(`Listening to client connections on: ${api.url}${API_PREFIX}`);
   log.info(`Starting BigchainDB main process: node ${bigchain.me} on the ${databaseLabel(cfg)}`);
   log.info(`Federation of ${bigchain.federation.length} nodes; stop with Ctrl-C (SIGINT) or SIGTERM`);
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
+  const signal = await stopSignal;
   log.info(`${signal}: finishing the block in hand; waiting transactions stay in the backlog`);
-  await new Promise((resolve) => {
-    api.close(resolve);
-    api.closeAllConnections();
-  });
+  await api.stop();
   await node.stop();
   await bigchain.close();
   log.info('Stopped');

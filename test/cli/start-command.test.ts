@@ -1,20 +1,25 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { tempClient } from '../../src/driver/index.ts';
 import { waitFor } from '../support/wait.ts';
 
 const BIN = new URL('../../bin/bigchaindb.js', import.meta.url).pathname;
 
-/** `bigchaindb start` in a fresh HOME: waits for the node to run, stops it with `signal`. */
+/** `bigchaindb start` in a fresh HOME: waits for the node to run, then `whileRunning`, stops it with `signal`. */
 async function startAndStop(
   home: string,
   signal: NodeJS.Signals,
-  options: { args?: string[]; env?: NodeJS.ProcessEnv } = {},
+  options: {
+    args?: string[];
+    env?: NodeJS.ProcessEnv;
+    whileRunning?: (node: { pid: number; stderr: () => string }) => Promise<void>;
+  } = {},
 ): Promise<{ code: number | null; stderr: string }> {
   const child = spawn(process.execPath, [BIN, 'start', ...(options.args ?? [])], {
     env: {
@@ -35,7 +40,11 @@ async function startAndStop(
     if (code !== undefined) throw new Error(`exited early (${code}): ${stderr}`);
     return stderr.includes('Starting BigchainDB main process');
   });
-  child.kill(signal);
+  try {
+    await options.whileRunning?.({ pid: child.pid!, stderr: () => stderr });
+  } finally {
+    child.kill(signal);
+  }
   return { code: await exited, stderr };
 }
 
@@ -70,6 +79,23 @@ describe('bigchaindb start', () => {
     assert.equal(second.code, 0, second.stderr);
     assert.doesNotMatch(second.stderr, /Generated a keypair|Created the database/, 'reuses both');
     assert.match(second.stderr, new RegExp(`node ${config.keypair.public} on the embedded database`));
+  });
+
+  test('server.workers on the embedded database: a warning, and the node process serves the API', async () => {
+    const run = await startAndStop(home, 'SIGTERM', {
+      env: { BIGCHAINDB_SERVER_WORKERS: '2', BIGCHAINDB_SERVER_THREADS: '4' },
+      whileRunning: async ({ stderr }) => {
+        const apiEndpoint = /Listening to client connections on: (\S+)/.exec(stderr())![1]!;
+        await tempClient({ apiEndpoint }).create();
+      },
+    });
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(
+      run.stderr,
+      /WARN  server\.workers needs the postgresql backend .*; the HTTP API runs in the node process/,
+    );
+    assert.match(run.stderr, /INFO  server\.threads has no effect/);
+    assert.match(run.stderr, /INFO  \[http\] POST \/api\/v1\/transactions\/ 201/);
   });
 
   test('a broken configuration is reported with exit 1, and nothing starts', async () => {
@@ -120,6 +146,45 @@ describe('bigchaindb start --experimental-start-postgresql', () => {
     }
   });
 
+  test('server.workers: API processes share server.bind, a dead one is replaced, all stop with the node', async () => {
+    const home = await mkdtemp(join(tmpdir(), 'bigchain-start-workers-'));
+    await chmod(home, 0o755);
+    let workerPids: number[] = [];
+    try {
+      const env = { BIGCHAINDB_DATABASE_PORT: String(await freePort()), BIGCHAINDB_SERVER_WORKERS: '2' };
+      const run = await startAndStop(home, 'SIGTERM', {
+        args: ['--experimental-start-postgresql'],
+        env,
+        whileRunning: async ({ pid, stderr }) => {
+          assert.match(stderr(), /HTTP API served by 2 worker processes \(server\.workers\)/);
+          const apiEndpoint = /Listening to client connections on: (\S+)/.exec(stderr())![1]!;
+          const client = tempClient({ apiEndpoint });
+          const send = (n: number) => Promise.all(Array.from({ length: n }, () => client.create()));
+          await send(40);
+          // node:cluster hands connections to the workers in turn: both answered.
+          assert.match(stderr(), /INFO  \[http:1\] POST \/api\/v1\/transactions\/ 201/);
+          assert.match(stderr(), /INFO  \[http:2\] POST \/api\/v1\/transactions\/ 201/);
+          workerPids = apiWorkerPids(pid);
+          assert.equal(workerPids.length, 2, 'two worker processes');
+          process.kill(workerPids[0]!, 'SIGKILL');
+          await waitFor('the worker to be replaced', async () =>
+            stderr().includes('HTTP API worker replaced'),
+          );
+          assert.match(stderr(), new RegExp(`ERROR HTTP API worker ${workerPids[0]} exited \\(SIGKILL\\)`));
+          await send(10);
+          workerPids = apiWorkerPids(pid);
+          assert.equal(workerPids.length, 2, 'two worker processes again');
+        },
+      });
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stderr, /INFO  Stopped\n.*INFO  PostgreSQL stopped\n$/);
+      for (const pid of workerPids)
+        assert.throws(() => process.kill(pid, 0), /ESRCH/, `worker ${pid} is gone`);
+    } finally {
+      await rm(home, { recursive: true, force: true });
+    }
+  });
+
   test('an unknown option of start is a usage error', async () => {
     const child = spawn(process.execPath, [BIN, 'start', '--bogus'], {
       env: { PATH: process.env.PATH, HOME: tmpdir() },
@@ -132,6 +197,15 @@ describe('bigchaindb start --experimental-start-postgresql', () => {
     assert.match(stderr, /usage: bigchaindb start \[--experimental-start-postgresql\]/);
   });
 });
+
+/** The HTTP API worker processes of the node process `pid`. */
+function apiWorkerPids(pid: number): number[] {
+  const listed = spawnSync('ps', ['-o', 'pid=,args=', '--ppid', String(pid)], { encoding: 'utf8' }).stdout;
+  return listed
+    .split('\n')
+    .filter((line) => line.includes('bin/api-worker.js'))
+    .map((line) => Number.parseInt(line.trim(), 10));
+}
 
 async function freePort(): Promise<number> {
   const server = createServer();

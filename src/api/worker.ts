@@ -1,0 +1,46 @@
+/**
+ * The body of an HTTP API worker process (`server.workers`, PostgreSQL backend): it gets the node's
+ * configuration from the `start` process over IPC, serves the API on the shared `server.bind` socket
+ * (node:cluster hands it connections), and stops when told to or when the `start` process is gone.
+ */
+import cluster from 'node:cluster';
+import { Bigchain } from '../node/bigchain.ts';
+import { describeError, streamLogger } from '../node/log.ts';
+import { createApiServer, listen } from './server.ts';
+import type { FromWorker, ToWorker } from './workers.ts';
+
+function send(message: FromWorker): void {
+  process.send?.(message);
+}
+
+const log = streamLogger(process.stderr).child(`http:${cluster.worker?.id ?? process.pid}`);
+// Ctrl-C reaches the whole process group: the `start` process decides when workers stop.
+process.on('SIGINT', () => {});
+process.on('SIGTERM', () => {});
+
+process.once('message', (message: ToWorker) => {
+  if (message.type !== 'configure') return;
+  const { config, version } = message;
+  void (async () => {
+    const bigchain = await Bigchain.open(config);
+    const api = createApiServer({ bigchain, info: { version, apiEndpoint: config.api_endpoint }, log });
+    let stopping = false;
+    const stop = async () => {
+      if (stopping) return;
+      stopping = true;
+      await new Promise((resolve) => {
+        api.close(resolve);
+        api.closeAllConnections();
+      });
+      await bigchain.close();
+      process.exit(0);
+    };
+    process.on('message', (next: ToWorker) => void (next.type === 'stop' && stop()));
+    process.on('disconnect', () => void stop());
+    send({ type: 'listening', url: await listen(api, config.server.bind) });
+  })().catch((error: unknown) => {
+    send({ type: 'failed', reason: describeError(error) });
+    process.exit(1);
+  });
+});
+send({ type: 'ready' });

@@ -1,0 +1,100 @@
+/**
+ * `server.workers` on the PostgreSQL backend: the HTTP API served by that many processes of its own
+ * (node:cluster shares the `server.bind` socket among them), each with its own database connections and its
+ * own core for parsing, schema checks and client signatures, while the `start` process runs the pipelines.
+ * The embedded database lives inside one process, so there the API stays in the node process.
+ */
+import cluster, { type Worker } from 'node:cluster';
+import type { NodeConfig } from '../config/config.ts';
+import type { Logger } from '../node/log.ts';
+
+export type ToWorker = { type: 'configure'; config: NodeConfig; version: string } | { type: 'stop' };
+export type FromWorker =
+  | { type: 'ready' } // its message listener is in place (messages sent before would be lost)
+  | { type: 'listening'; url: string }
+  | { type: 'failed'; reason: string };
+
+const WORKER_ENTRY = new URL('../../bin/api-worker.js', import.meta.url).pathname;
+const RESTART_MIN_MS = 500;
+const RESTART_MAX_MS = 30_000;
+const STOP_TIMEOUT_MS = 10_000;
+
+export interface ApiWorkers {
+  /** where the API listens, e.g. http://127.0.0.1:9984 */
+  readonly url: string;
+  /** stops every worker: open connections are closed, the database pools ended */
+  stop(): Promise<void>;
+}
+
+/**
+ * Forks `count` API workers and resolves once all listen; rejects (after stopping the others) when one
+ * cannot start. A worker that dies later is replaced, after a delay that doubles while replacements fail.
+ */
+export async function startApiWorkers(
+  config: NodeConfig,
+  version: string,
+  count: number,
+  log: Logger,
+): Promise<ApiWorkers> {
+  cluster.setupPrimary({ exec: WORKER_ENTRY, args: [] });
+  const workers = new Set<Worker>();
+  let stopping = false;
+  let restartDelay = RESTART_MIN_MS;
+
+  const fork = (replacement: boolean): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const worker = cluster.fork();
+      workers.add(worker);
+      let listening = false;
+      worker.on('message', (message: FromWorker) => {
+        if (message.type === 'ready') worker.send({ type: 'configure', config, version } satisfies ToWorker);
+        else if (message.type === 'listening') {
+          listening = true;
+          restartDelay = RESTART_MIN_MS;
+          resolve(message.url);
+        } else reject(new Error(`an HTTP API worker could not start: ${message.reason}`));
+      });
+      worker.once('exit', (code, signal) => {
+        workers.delete(worker);
+        reject(new Error(`an HTTP API worker exited (${signal ?? code}) before it listened`));
+        if (stopping || (!listening && !replacement)) return;
+        log.error(
+          `HTTP API worker ${worker.process.pid} exited (${signal ?? code}); starting another in ${restartDelay} ms`,
+        );
+        setTimeout(() => {
+          if (stopping) return;
+          fork(true).then(
+            () => log.info('HTTP API worker replaced'),
+            (error: unknown) => log.error(String(error instanceof Error ? error.message : error)),
+          );
+        }, restartDelay);
+        restartDelay = Math.min(restartDelay * 2, RESTART_MAX_MS);
+      });
+    });
+
+  const stop = async (): Promise<void> => {
+    stopping = true;
+    await Promise.all(
+      [...workers].map(
+        (worker) =>
+          new Promise<void>((resolve) => {
+            const kill = setTimeout(() => worker.process.kill('SIGKILL'), STOP_TIMEOUT_MS);
+            worker.once('exit', () => {
+              clearTimeout(kill);
+              resolve();
+            });
+            if (worker.isConnected()) worker.send({ type: 'stop' } satisfies ToWorker);
+            else worker.process.kill('SIGKILL');
+          }),
+      ),
+    );
+  };
+
+  try {
+    const [url] = await Promise.all(Array.from({ length: count }, () => fork(false)));
+    return { url: url!, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
