@@ -70,7 +70,8 @@ commands:
   start             Start BigchainDB: the HTTP API on server.bind and the block, vote, election and
                     stale pipelines (creates a config with a new keypair and the database when missing)
                     --experimental-start-postgresql: run a local PostgreSQL server for it
-                    (~/.bigchaindb-postgresql, port database.port), stopped when the node stops
+                    (~/.bigchaindb-postgresql, port database.port), stopped when the node stops; one
+                    left running by a killed start is used
   load              Send CREATE transactions to the node's HTTP API (api_endpoint), showing progress and
                     a summary of rate, latency and errors
                     -m, --multiprocess [N]: N concurrent senders (bare: one per core; default 1)
@@ -84,11 +85,15 @@ options:
   -v, --version           show the version and exit
   -c, --config CONFIG     the configuration file (default $BIGCHAINDB_CONFIG_PATH or ~/.bigchaindb)
   -y, --yes, --yes-please assume "yes" as answer to all prompts and run non-interactively
+  --experimental-start-postgresql
+                          with start: run a local PostgreSQL server for the node (as start's own option)
 `;
 
 interface Options {
   configPath?: string;
   yes: boolean;
+  /** `bigchaindb --experimental-start-postgresql start`, the seed's placement of its RethinkDB flag */
+  startPostgresql: boolean;
 }
 
 export interface Context {
@@ -123,7 +128,7 @@ function processIO(): CliIO {
 export async function run(argv: readonly string[], io: CliIO = processIO()): Promise<number> {
   const print = (stream: Writable, text: string) => stream.write(text.endsWith('\n') ? text : `${text}\n`);
   try {
-    const options: Options = { yes: false };
+    const options: Options = { yes: false, startPostgresql: false };
     const rest = [...argv];
     while (rest[0]?.startsWith('-')) {
       const flag = rest.shift() as string;
@@ -135,6 +140,8 @@ export async function run(argv: readonly string[], io: CliIO = processIO()): Pro
         return 0;
       } else if (flag === '-y' || flag === '--yes' || flag === '--yes-please') {
         options.yes = true;
+      } else if (flag === START_POSTGRESQL_FLAG) {
+        options.startPostgresql = true;
       } else if (flag === '-c' || flag === '--config') {
         const path = rest.shift();
         if (path === undefined) throw new CliError(`${flag} needs a file path`, 2);
@@ -150,6 +157,8 @@ export async function run(argv: readonly string[], io: CliIO = processIO()): Pro
     }
     const command = COMMANDS[name];
     if (command === undefined) throw new CliError(`unknown command ${JSON.stringify(name)}\n\n${HELP}`, 2);
+    if (options.startPostgresql && name !== 'start')
+      throw new CliError(`${START_POSTGRESQL_FLAG} only applies to start`, 2);
     await command({ options, args, io });
     return 0;
   } catch (error) {
@@ -391,7 +400,7 @@ async function runStart(context: Context): Promise<void> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    await startNode(context, flag !== undefined, stopSignal);
+    await startNode(context, flag !== undefined || context.options.startPostgresql, stopSignal);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -420,7 +429,11 @@ async function startNode(
   // The analogue of 0.6's --experimental-start-rethinkdb: a server of our own, stopped when the node stops.
   const dir = join(context.io.env.HOME ?? homedir(), '.bigchaindb-postgresql');
   const local = await startLocalPostgres(dir, cfg.database.port);
-  log.info(`PostgreSQL ${local.created ? 'created and ' : ''}started in ${dir} on port ${local.port}`);
+  log.info(
+    local.state === 'adopted'
+      ? `PostgreSQL already runs in ${dir} on port ${local.port} (left by a start that was killed); using it`
+      : `PostgreSQL ${local.state === 'created' ? 'created and ' : ''}started in ${dir} on port ${local.port}`,
+  );
   cfg.database = {
     ...cfg.database,
     backend: 'postgresql',

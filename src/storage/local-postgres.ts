@@ -122,9 +122,23 @@ export interface LocalPostgres {
   host: string;
   port: number;
   user: string;
-  /** whether this call created the cluster */
-  created: boolean;
+  /**
+   * `created`: initialised and started now; `started`: an existing cluster started now; `adopted`: already
+   * running on `port` (left by a start that was killed before it could stop it), used and stopped as ours
+   */
+  state: 'created' | 'started' | 'adopted';
   stop(): Promise<void>;
+}
+
+/** The port of the server running on `dataDir` (its postmaster.pid), or undefined when none runs. */
+async function runningPort(bin: string, dataDir: string, cwd: string): Promise<number | undefined> {
+  try {
+    await runPostgresTool(bin, 'pg_ctl', ['-D', dataDir, 'status'], cwd);
+  } catch {
+    return undefined;
+  }
+  const lines = (await readFile(join(dataDir, 'postmaster.pid'), 'utf8')).split('\n');
+  return Number(lines[3]);
 }
 
 /**
@@ -136,6 +150,18 @@ export async function startLocalPostgres(dir: string, port: number): Promise<Loc
   const dataDir = join(dir, 'data');
   const logFile = join(dir, 'postgres.log');
   const created = !existsSync(join(dataDir, 'PG_VERSION'));
+  const stop = () => runPostgresTool(bin, 'pg_ctl', ['-D', dataDir, '-m', 'fast', '-w', 'stop'], dir);
+  const local = { host: 'localhost', port, user: POSTGRES_SUPERUSER, stop };
+  if (!created) {
+    const running = await runningPort(bin, dataDir, dir);
+    if (running === port) return { ...local, state: 'adopted' };
+    if (running !== undefined)
+      throw new StorageError(
+        `a PostgreSQL server from an earlier start still runs in ${dir}, on port ${running} rather than ${port}: ` +
+          `stop it (pg_ctl -D ${dataDir} stop) or set database.port to ${running}`,
+        { dir, port, running },
+      );
+  }
   try {
     if (created) {
       await mkdir(dir, { recursive: true });
@@ -155,11 +181,5 @@ export async function startLocalPostgres(dir: string, port: number): Promise<Loc
       { dir, port },
     );
   }
-  return {
-    host: 'localhost',
-    port,
-    user: POSTGRES_SUPERUSER,
-    created,
-    stop: () => runPostgresTool(bin, 'pg_ctl', ['-D', dataDir, '-m', 'fast', '-w', 'stop'], dir),
-  };
+  return { ...local, state: created ? 'created' : 'started' };
 }

@@ -16,12 +16,16 @@ async function startAndStop(
   home: string,
   signal: NodeJS.Signals,
   options: {
+    /** before the command */
+    globalArgs?: string[];
+    /** after the command */
     args?: string[];
     env?: NodeJS.ProcessEnv;
     whileRunning?: (node: { pid: number; stderr: () => string }) => Promise<void>;
   } = {},
 ): Promise<{ code: number | null; stderr: string }> {
-  const child = spawn(process.execPath, [BIN, 'start', ...(options.args ?? [])], {
+  const argv = [BIN, ...(options.globalArgs ?? []), 'start', ...(options.args ?? [])];
+  const child = spawn(process.execPath, argv, {
     env: {
       PATH: process.env.PATH,
       HOME: home,
@@ -137,10 +141,26 @@ describe('bigchaindb start --experimental-start-postgresql', () => {
         'the server is down',
       );
 
-      const second = await startAndStop(home, 'SIGINT', { args, env });
+      // The seed's placement: the flag before the command.
+      const second = await startAndStop(home, 'SIGINT', { globalArgs: args, env });
       assert.equal(second.code, 0, second.stderr);
       assert.match(second.stderr, new RegExp(`PostgreSQL started in .* on port ${port}`));
       assert.doesNotMatch(second.stderr, /Created the database/, 'the chain was kept');
+
+      // A start killed outright leaves its server running: the next start uses it, and stops it.
+      const killed = await startAndStop(home, 'SIGKILL', { args, env });
+      assert.equal(killed.code, null);
+      assert.ok(existsSync(join(home, '.bigchaindb-postgresql', 'data', 'postmaster.pid')), 'left running');
+      const third = await startAndStop(home, 'SIGTERM', { args, env });
+      assert.equal(third.code, 0, third.stderr);
+      assert.match(
+        third.stderr,
+        new RegExp(
+          `PostgreSQL already runs in .* on port ${port} \\(left by a start that was killed\\); using it`,
+        ),
+      );
+      assert.match(third.stderr, /INFO  PostgreSQL stopped\n$/);
+      assert.equal(existsSync(join(home, '.bigchaindb-postgresql', 'data', 'postmaster.pid')), false);
     } finally {
       await rm(home, { recursive: true, force: true });
     }
@@ -195,6 +215,18 @@ describe('bigchaindb start --experimental-start-postgresql', () => {
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
     assert.equal(code, 2);
     assert.match(stderr, /usage: bigchaindb start \[--experimental-start-postgresql\]/);
+  });
+
+  test('the flag before another command is a usage error', async () => {
+    const child = spawn(process.execPath, [BIN, '--experimental-start-postgresql', 'init'], {
+      env: { PATH: process.env.PATH, HOME: tmpdir() },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    assert.equal(code, 2);
+    assert.equal(stderr, 'bigchaindb: --experimental-start-postgresql only applies to start\n');
   });
 });
 
