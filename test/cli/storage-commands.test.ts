@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -148,6 +148,46 @@ describe('bigchaindb storage commands', () => {
     const unknown = await cli(['frobnicate'], env);
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /^bigchaindb: unknown command "frobnicate"/);
+
+    const unknownOption = await cli(['--frobnicate', 'init'], env);
+    assert.equal(unknownOption.code, 2);
+    assert.match(unknownOption.stderr, /^bigchaindb: unknown option --frobnicate\n\nusage: bigchaindb /);
+    const noPath = await cli(['-c'], env);
+    assert.equal(noPath.code, 2);
+    assert.equal(noPath.stderr, 'bigchaindb: -c needs a file path\n');
+  });
+
+  test('-h/--help and no command print the help; -v/--version the version; both exit 0', async () => {
+    const { version } = JSON.parse(
+      await readFile(new URL('../../package.json', import.meta.url), 'utf8'),
+    ) as {
+      version: string;
+    };
+    for (const args of [['-h'], ['--help'], [], ['-y', '--help']]) {
+      const help = await cli(args, env);
+      assert.equal(help.code, 0, args.join(' '));
+      assert.match(
+        help.stdout,
+        /^usage: bigchaindb \[-h\] \[-v\] \[-c CONFIG\] \[-y\] <command> \[<args>\]\n\nControl your BigchainDB node\./,
+      );
+      for (const command of [
+        'configure',
+        'show-config',
+        'export-my-pubkey',
+        'init',
+        'drop',
+        'start',
+        'load',
+        'set-shards',
+        'set-replicas',
+      ])
+        assert.match(help.stdout, new RegExp(`^  ${command}\\b`, 'm'), `${command} in the help`);
+    }
+    for (const flag of ['-v', '--version']) {
+      const shown = await cli([flag], env);
+      assert.equal(shown.code, 0);
+      assert.equal(shown.stdout, `bigchaindb ${version}\n`);
+    }
   });
 
   describe('on a PostgreSQL server', () => {
