@@ -1,30 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, beforeEach, describe, test } from 'node:test';
 import { publicKeyFromPrivate } from '../../src/protocol/crypto.ts';
-
-const BIN = new URL('../../bin/bigchaindb.js', import.meta.url).pathname;
-
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the real `bigchaindb` binary as a user would, with its own HOME and environment. */
-function cli(args: string[], env: NodeJS.ProcessEnv, input = ''): Promise<Result> {
-  const child = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH, ...env } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  child.stdin.end(input);
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
-}
+import { runCli } from '../support/processes.ts';
 
 interface WrittenConfig {
   server: { bind: string };
@@ -53,7 +34,7 @@ describe('bigchaindb configure, show-config, export-my-pubkey', () => {
     JSON.parse(await readFile(path, 'utf8')) as WrittenConfig;
 
   test('configure -y writes a config with a keypair; show-config masks the private key; export-my-pubkey prints the public key', async () => {
-    const configured = await cli(['-y', 'configure'], env);
+    const configured = await runCli(['-y', 'configure'], env);
     assert.equal(configured.code, 0, configured.stderr);
     assert.equal(configured.stdout, '');
     assert.equal(
@@ -66,7 +47,7 @@ describe('bigchaindb configure, show-config, export-my-pubkey', () => {
     assert.equal(written.database.backend, 'embedded');
     assert.equal(written.database.path, join(home, '.bigchaindb-data'));
 
-    const shown = await cli(['show-config'], env);
+    const shown = await runCli(['show-config'], env);
     assert.equal(shown.code, 0, shown.stderr);
     const config = JSON.parse(shown.stdout) as WrittenConfig & Record<string, unknown>;
     assert.equal(config.keypair.private, 'x'.repeat(45));
@@ -74,14 +55,14 @@ describe('bigchaindb configure, show-config, export-my-pubkey', () => {
     assert.deepEqual(Object.keys(config), Object.keys(config).sort());
     assert.match(shown.stdout, /^\{\n {4}"api_endpoint": /);
 
-    const exported = await cli(['export-my-pubkey'], env);
+    const exported = await runCli(['export-my-pubkey'], env);
     assert.equal(exported.code, 0, exported.stderr);
     assert.equal(exported.stdout, `${written.keypair.public}\n`);
   });
 
   test('configure with the prompts answered on stdin: postgresql backend, custom port stored as a number', async () => {
     const answers = ['0.0.0.0:9985', 'postgresql', 'db.example', '5433', '', '', '9125', '0.5'];
-    const configured = await cli(['configure'], env, `${answers.join('\n')}\n`);
+    const configured = await runCli(['configure'], env, { input: `${answers.join('\n')}\n` });
     assert.equal(configured.code, 0, configured.stderr);
     assert.equal(
       configured.stderr,
@@ -107,7 +88,7 @@ describe('bigchaindb configure, show-config, export-my-pubkey', () => {
 
   test('configure: the embedded backend asks for the path; stdin ending early keeps the other defaults', async () => {
     const dataPath = join(home, 'data');
-    const configured = await cli(['configure'], env, `\n\n${dataPath}\n`);
+    const configured = await runCli(['configure'], env, { input: `\n\n${dataPath}\n` });
     assert.equal(configured.code, 0, configured.stderr);
     assert.match(configured.stderr, /Database path\? \(default `.*\.bigchaindb-data`\): Statsd host\?/);
     const written = await readConfig();
@@ -118,7 +99,7 @@ describe('bigchaindb configure, show-config, export-my-pubkey', () => {
 
   test('configure over an existing file: answering n keeps it, y overrides it', async () => {
     await writeFile(configPath, '{"keyring": []}\n');
-    const declined = await cli(['configure'], env, 'n\n');
+    const declined = await runCli(['configure'], env, { input: 'n\n' });
     assert.equal(declined.code, 0, declined.stderr);
     assert.equal(
       declined.stderr,
@@ -127,18 +108,18 @@ describe('bigchaindb configure, show-config, export-my-pubkey', () => {
     );
     assert.equal(await readFile(configPath, 'utf8'), '{"keyring": []}\n');
 
-    const noAnswer = await cli(['configure'], env, '');
+    const noAnswer = await runCli(['configure'], env, { input: '' });
     assert.equal(noAnswer.code, 0, noAnswer.stderr);
     assert.equal(await readFile(configPath, 'utf8'), '{"keyring": []}\n');
 
-    const accepted = await cli(['configure'], env, 'y\n');
+    const accepted = await runCli(['configure'], env, { input: 'y\n' });
     assert.equal(accepted.code, 0, accepted.stderr);
     assert.match(accepted.stderr, /Ready to go!\n$/);
     assert.notEqual((await readConfig()).keypair.public, null);
   });
 
   test('configure -c - prints the config (sorted keys, indent 4) to stdout and writes no file', async () => {
-    const printed = await cli(['-y', '-c', '-', 'configure'], env);
+    const printed = await runCli(['-y', '-c', '-', 'configure'], env);
     assert.equal(printed.code, 0, printed.stderr);
     assert.equal(printed.stderr, 'Generating keypair\nConfiguration written to -\nReady to go!\n');
     const config = JSON.parse(printed.stdout) as WrittenConfig & Record<string, unknown>;
@@ -149,7 +130,7 @@ describe('bigchaindb configure, show-config, export-my-pubkey', () => {
   });
 
   test('configure: a bad answer is refused with exit 1 and no file is written', async () => {
-    const badPort = await cli(['configure'], env, '\npostgresql\n\nabc\n');
+    const badPort = await runCli(['configure'], env, { input: '\npostgresql\n\nabc\n' });
     assert.equal(badPort.code, 1);
     assert.match(
       badPort.stderr,
@@ -157,7 +138,7 @@ describe('bigchaindb configure, show-config, export-my-pubkey', () => {
     );
     assert.equal(existsSync(configPath), false);
 
-    const badBackend = await cli(['configure'], env, '\nmongodb\n');
+    const badBackend = await runCli(['configure'], env, { input: '\nmongodb\n' });
     assert.equal(badBackend.code, 1);
     assert.match(
       badBackend.stderr,
@@ -167,14 +148,14 @@ describe('bigchaindb configure, show-config, export-my-pubkey', () => {
   });
 
   test('export-my-pubkey without a keypair exits 1 with the message; show-config shows null keys', async () => {
-    const exported = await cli(['export-my-pubkey'], env);
+    const exported = await runCli(['export-my-pubkey'], env);
     assert.equal(exported.code, 1);
     assert.equal(exported.stdout, '');
     assert.equal(
       exported.stderr,
       "bigchaindb: This node's public key wasn't set anywhere so it can't be exported\n",
     );
-    const shown = await cli(['show-config'], env);
+    const shown = await runCli(['show-config'], env);
     assert.equal(shown.code, 0, shown.stderr);
     assert.deepEqual((JSON.parse(shown.stdout) as WrittenConfig).keypair, { public: null, private: null });
   });
@@ -183,7 +164,7 @@ describe('bigchaindb configure, show-config, export-my-pubkey', () => {
     const fileConfig = { database: { backend: 'postgresql', port: 5433, name: 'fromfile' } };
     await writeFile(configPath, JSON.stringify(fileConfig));
     const envOverride = { ...env, BIGCHAINDB_DATABASE_PORT: '6543', BIGCHAINDB_STATSD_HOST: 'stats.example' };
-    const shown = await cli(['show-config'], envOverride);
+    const shown = await runCli(['show-config'], envOverride);
     assert.equal(shown.code, 0, shown.stderr);
     const config = JSON.parse(shown.stdout) as WrittenConfig;
     assert.equal(config.database.backend, 'postgresql');
@@ -192,7 +173,7 @@ describe('bigchaindb configure, show-config, export-my-pubkey', () => {
     assert.equal(config.statsd.host, 'stats.example');
 
     const other = join(home, 'other.json');
-    const configured = await cli(['-c', other, 'configure'], envOverride, '\npostgresql\n');
+    const configured = await runCli(['-c', other, 'configure'], envOverride, { input: '\npostgresql\n' });
     assert.equal(configured.code, 0, configured.stderr);
     assert.match(configured.stderr, /Database port\? \(default `6543`\)/);
     const written = await readConfig(other);

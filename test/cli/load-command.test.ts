@@ -1,39 +1,22 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startLoneNode, type NodeProcess } from '../support/node-process.ts';
+import { runCli, type ProcessResult, type RunOptions } from '../support/processes.ts';
 import { waitFor } from '../support/wait.ts';
-
-const BIN = new URL('../../bin/bigchaindb.js', import.meta.url).pathname;
-
-interface LoadRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 /** `bigchaindb load ARGS` in a HOME without a config file, pointed at `apiEndpoint`. */
 function load(
   home: string,
   apiEndpoint: string,
   args: string[],
-  whileRunning?: (output: { stderr: () => string; interrupt: () => void }) => Promise<void>,
-): Promise<LoadRun> {
-  const child = spawn(process.execPath, [BIN, 'load', ...args], {
-    env: { PATH: process.env.PATH, HOME: home, BIGCHAINDB_API_ENDPOINT: apiEndpoint },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-  const watching = whileRunning?.({ stderr: () => stderr, interrupt: () => child.kill('SIGINT') });
-  return Promise.all([exited, watching]).then(([code]) => ({ code, stdout, stderr }));
+  whileRunning?: RunOptions['whileRunning'],
+): Promise<ProcessResult> {
+  const env = { HOME: home, BIGCHAINDB_API_ENDPOINT: apiEndpoint };
+  return runCli(['load', ...args], env, whileRunning === undefined ? {} : { whileRunning });
 }
 
 /** The number of CREATEs the node accepted, from its request log. */
@@ -78,11 +61,11 @@ describe('bigchaindb load', () => {
   });
 
   test('without -c it runs until Ctrl-C, showing a progress line, then prints the summary', async () => {
-    const run = await load(dir, node.apiUrl, ['-m'], async ({ stderr, interrupt }) => {
+    const run = await load(dir, node.apiUrl, ['-m'], async ({ stderr, child }) => {
       await waitFor('a progress line', async () =>
         /\d+ sent, \d+ accepted, 0 errors, \d+ tx\/s\n/.test(stderr()),
       );
-      interrupt();
+      child.kill('SIGINT');
     });
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stderr, /Sending CREATE transactions until interrupted .* from \d+ concurrent senders?/);

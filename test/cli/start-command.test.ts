@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
@@ -7,12 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { tempClient } from '../../src/driver/index.ts';
+import { runCli, type ProcessResult } from '../support/processes.ts';
 import { waitFor } from '../support/wait.ts';
 
-const BIN = new URL('../../bin/bigchaindb.js', import.meta.url).pathname;
-
 /** `bigchaindb start` in a fresh HOME: waits for the node to run, then `whileRunning`, stops it with `signal`. */
-async function startAndStop(
+function startAndStop(
   home: string,
   signal: NodeJS.Signals,
   options: {
@@ -23,33 +22,26 @@ async function startAndStop(
     env?: NodeJS.ProcessEnv;
     whileRunning?: (node: { pid: number; stderr: () => string }) => Promise<void>;
   } = {},
-): Promise<{ code: number | null; stderr: string }> {
-  const argv = [BIN, ...(options.globalArgs ?? []), 'start', ...(options.args ?? [])];
-  const child = spawn(process.execPath, argv, {
-    env: {
-      PATH: process.env.PATH,
-      HOME: home,
-      BIGCHAINDB_BLOCK_TIMEOUT: '0.1',
-      BIGCHAINDB_SERVER_BIND: '127.0.0.1:0',
-      ...options.env,
+): Promise<ProcessResult> {
+  const env = {
+    HOME: home,
+    BIGCHAINDB_BLOCK_TIMEOUT: '0.1',
+    BIGCHAINDB_SERVER_BIND: '127.0.0.1:0',
+    ...options.env,
+  };
+  return runCli([...(options.globalArgs ?? []), 'start', ...(options.args ?? [])], env, {
+    whileRunning: async ({ child, stderr }) => {
+      await waitFor('the node to start', async () => {
+        if (child.exitCode !== null) throw new Error(`exited early (${child.exitCode}): ${stderr()}`);
+        return stderr().includes('Starting BigchainDB main process');
+      });
+      try {
+        await options.whileRunning?.({ pid: child.pid!, stderr });
+      } finally {
+        child.kill(signal);
+      }
     },
-    stdio: ['ignore', 'ignore', 'pipe'],
   });
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-  let code: number | null | undefined;
-  void exited.then((c) => (code = c));
-  await waitFor('the node to start', async () => {
-    if (code !== undefined) throw new Error(`exited early (${code}): ${stderr}`);
-    return stderr.includes('Starting BigchainDB main process');
-  });
-  try {
-    await options.whileRunning?.({ pid: child.pid!, stderr: () => stderr });
-  } finally {
-    child.kill(signal);
-  }
-  return { code: await exited, stderr };
 }
 
 describe('bigchaindb start', () => {
@@ -105,13 +97,7 @@ describe('bigchaindb start', () => {
   test('a broken configuration is reported with exit 1, and nothing starts', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'bigchain-start-bad-'));
     await writeFile(join(dir, '.bigchaindb'), '{"keypair": ');
-    const child = spawn(process.execPath, [BIN, 'start'], {
-      env: { PATH: process.env.PATH, HOME: dir },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    const { code, stderr } = await runCli(['start'], { HOME: dir });
     await rm(dir, { recursive: true, force: true });
     assert.equal(code, 1);
     assert.match(stderr, /bigchaindb: Failed to parse the JSON configuration from `.*\.bigchaindb`/);
@@ -206,25 +192,13 @@ describe('bigchaindb start --experimental-start-postgresql', () => {
   });
 
   test('an unknown option of start is a usage error', async () => {
-    const child = spawn(process.execPath, [BIN, 'start', '--bogus'], {
-      env: { PATH: process.env.PATH, HOME: tmpdir() },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    const { code, stderr } = await runCli(['start', '--bogus'], { HOME: tmpdir() });
     assert.equal(code, 2);
     assert.match(stderr, /usage: bigchaindb start \[--experimental-start-postgresql\]/);
   });
 
   test('the flag before another command is a usage error', async () => {
-    const child = spawn(process.execPath, [BIN, '--experimental-start-postgresql', 'init'], {
-      env: { PATH: process.env.PATH, HOME: tmpdir() },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    const { code, stderr } = await runCli(['--experimental-start-postgresql', 'init'], { HOME: tmpdir() });
     assert.equal(code, 2);
     assert.equal(stderr, 'bigchaindb: --experimental-start-postgresql only applies to start\n');
   });

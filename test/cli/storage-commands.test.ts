@@ -1,30 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { generateKeyPair } from '../../src/protocol/crypto.ts';
 import { startPostgres, type PostgresServer } from '../support/postgres.ts';
-
-const BIN = new URL('../../bin/bigchaindb.js', import.meta.url).pathname;
-
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the real `bigchaindb` binary as a user would, with its own HOME and environment. */
-function cli(args: string[], env: NodeJS.ProcessEnv, input = ''): Promise<Result> {
-  const child = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH, ...env } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  child.stdin.end(input);
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
-}
+import { runCli } from '../support/processes.ts';
 
 describe('bigchaindb storage commands', () => {
   let home: string;
@@ -45,20 +26,20 @@ describe('bigchaindb storage commands', () => {
   });
 
   test('embedded: init, init again, set-shards/set-replicas refused, drop with and without confirmation', async () => {
-    const dropMissing = await cli(['-y', 'drop'], env);
+    const dropMissing = await runCli(['-y', 'drop'], env);
     assert.equal(dropMissing.code, 1);
     assert.match(
       dropMissing.stderr,
       /^bigchaindb: Database `.*data` does not exist or is not initialised; run `bigchaindb init`\n$/,
     );
 
-    const init = await cli(['init'], env);
+    const init = await runCli(['init'], env);
     assert.equal(init.code, 0, init.stderr);
     assert.match(
       init.stdout,
       /^Initialised the embedded database in .*\/data; genesis block [0-9a-f]{64}\.\n$/,
     );
-    const again = await cli(['init'], env);
+    const again = await runCli(['init'], env);
     assert.equal(again.code, 0);
     assert.equal(
       again.stderr,
@@ -66,24 +47,24 @@ describe('bigchaindb storage commands', () => {
     );
 
     for (const command of ['set-shards', 'set-replicas']) {
-      const refused = await cli([command, '3'], env);
+      const refused = await runCli([command, '3'], env);
       assert.equal(refused.code, 1);
       assert.match(
         refused.stderr,
         new RegExp(`^bigchaindb: ${command} needs the PostgreSQL backend: .*PostgreSQL server`),
       );
     }
-    const usage = await cli(['set-shards', 'many'], env);
+    const usage = await runCli(['set-shards', 'many'], env);
     assert.equal(usage.code, 2);
     assert.match(usage.stderr, /usage: bigchaindb set-shards NUM_SHARDS/);
 
-    const declined = await cli(['drop'], env, 'n\n');
+    const declined = await runCli(['drop'], env, { input: 'n\n' });
     assert.equal(declined.code, 0);
     assert.equal(
       declined.stdout,
       `Do you want to drop \`${join(home, 'data')}\` database? [y/n]: Drop aborted\n`,
     );
-    const confirmed = await cli(['drop'], env, 'y\n');
+    const confirmed = await runCli(['drop'], env, { input: 'y\n' });
     assert.equal(confirmed.code, 0, confirmed.stderr);
     assert.match(confirmed.stdout, /Dropped the embedded database in .*\/data\.\n$/);
   });
@@ -91,36 +72,36 @@ describe('bigchaindb storage commands', () => {
   test('embedded: backup to a file, restore it into an empty database, prune', async () => {
     const local = { ...env, BIGCHAINDB_DATABASE_PATH: join(home, 'backed-up') };
     const file = join(home, 'node.ndjson');
-    assert.equal((await cli(['init'], local)).code, 0);
-    const saved = await cli(['backup', file], local);
+    assert.equal((await runCli(['init'], local)).code, 0);
+    const saved = await runCli(['backup', file], local);
     assert.equal(saved.code, 0, saved.stderr);
     assert.equal(saved.stderr, `Backed up 1 blocks and 0 votes to ${file}.\n`);
-    const overwrite = await cli(['backup', file], local);
+    const overwrite = await runCli(['backup', file], local);
     assert.equal(overwrite.code, 1);
     assert.match(overwrite.stderr, /^bigchaindb: cannot create .*node\.ndjson: EEXIST/);
 
-    const occupied = await cli(['restore', file], local);
+    const occupied = await runCli(['restore', file], local);
     assert.equal(occupied.code, 1);
     assert.match(
       occupied.stderr,
       /is already initialised; restore only writes into an empty database: run `bigchaindb drop` first/,
     );
-    assert.equal((await cli(['-y', 'drop'], local)).code, 0);
-    const restored = await cli(['restore', file], local);
+    assert.equal((await runCli(['-y', 'drop'], local)).code, 0);
+    const restored = await runCli(['restore', file], local);
     assert.equal(restored.code, 0, restored.stderr);
     assert.match(
       restored.stdout,
       /^Restored 1 blocks and 0 votes into the embedded database in .*backed-up\.\n/,
     );
     assert.match(restored.stdout, /dropped 0 blocks after it and their 0 votes; the backlog is empty\.\n$/);
-    const pruned = await cli(['prune', '--rebuild'], local);
+    const pruned = await runCli(['prune', '--rebuild'], local);
     assert.equal(pruned.code, 0, pruned.stderr);
     assert.match(pruned.stdout, /^Re-derived 1 transaction, 1 output and 0 spend rows from 1 blocks\.\n/m);
     assert.match(
       pruned.stdout,
       /deleted 0 blocks after it, 0 votes on them and 0 backlog entries; rebuilt the indexes/,
     );
-    const missing = await cli(['restore', join(home, 'nope.ndjson')], local);
+    const missing = await runCli(['restore', join(home, 'nope.ndjson')], local);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /^bigchaindb: cannot read .*nope\.ndjson: ENOENT/);
   });
@@ -128,7 +109,7 @@ describe('bigchaindb storage commands', () => {
   test('errors: no keypair, malformed config file, bad environment value, unknown command', async () => {
     const bare = join(home, 'bare.json');
     await writeFile(bare, JSON.stringify({ database: { path: join(home, 'other') } }));
-    const noKeys = await cli(['-c', bare, 'init'], env);
+    const noKeys = await runCli(['-c', bare, 'init'], env);
     assert.equal(noKeys.code, 1);
     assert.match(
       noKeys.stderr,
@@ -137,22 +118,22 @@ describe('bigchaindb storage commands', () => {
 
     const broken = join(home, 'broken.json');
     await writeFile(broken, '{"keypair": ');
-    const malformed = await cli(['--config', broken, 'init'], env);
+    const malformed = await runCli(['--config', broken, 'init'], env);
     assert.equal(malformed.code, 1);
     assert.match(malformed.stderr, new RegExp(`Failed to parse the JSON configuration from \`${broken}\``));
 
-    const badPort = await cli(['init'], { ...env, BIGCHAINDB_DATABASE_PORT: 'eighty' });
+    const badPort = await runCli(['init'], { ...env, BIGCHAINDB_DATABASE_PORT: 'eighty' });
     assert.equal(badPort.code, 1);
     assert.match(badPort.stderr, /Invalid value for database\.port in BIGCHAINDB_DATABASE_PORT/);
 
-    const unknown = await cli(['frobnicate'], env);
+    const unknown = await runCli(['frobnicate'], env);
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /^bigchaindb: unknown command "frobnicate"/);
 
-    const unknownOption = await cli(['--frobnicate', 'init'], env);
+    const unknownOption = await runCli(['--frobnicate', 'init'], env);
     assert.equal(unknownOption.code, 2);
     assert.match(unknownOption.stderr, /^bigchaindb: unknown option --frobnicate\n\nusage: bigchaindb /);
-    const noPath = await cli(['-c'], env);
+    const noPath = await runCli(['-c'], env);
     assert.equal(noPath.code, 2);
     assert.equal(noPath.stderr, 'bigchaindb: -c needs a file path\n');
   });
@@ -164,7 +145,7 @@ describe('bigchaindb storage commands', () => {
       version: string;
     };
     for (const args of [['-h'], ['--help'], [], ['-y', '--help']]) {
-      const help = await cli(args, env);
+      const help = await runCli(args, env);
       assert.equal(help.code, 0, args.join(' '));
       assert.match(
         help.stdout,
@@ -184,7 +165,7 @@ describe('bigchaindb storage commands', () => {
         assert.match(help.stdout, new RegExp(`^  ${command}\\b`, 'm'), `${command} in the help`);
     }
     for (const flag of ['-v', '--version']) {
-      const shown = await cli([flag], env);
+      const shown = await runCli([flag], env);
       assert.equal(shown.code, 0);
       assert.equal(shown.stdout, `bigchaindb ${version}\n`);
     }
@@ -209,23 +190,23 @@ describe('bigchaindb storage commands', () => {
     });
 
     test('init creates the database; set-shards and set-replicas say what they did and what is left', async () => {
-      const init = await cli(['init'], pgEnv);
+      const init = await runCli(['init'], pgEnv);
       assert.equal(init.code, 0, init.stderr);
       assert.match(
         init.stdout,
         new RegExp(`^Initialised the PostgreSQL database \`federation\` on ${server.host}:${server.port}`),
       );
-      const shards = await cli(['set-shards', '3'], pgEnv);
+      const shards = await runCli(['set-shards', '3'], pgEnv);
       assert.equal(shards.code, 0, shards.stderr);
       assert.match(shards.stdout, /as 3 hash partitions each in database `federation`/);
       assert.match(shards.stdout, /^To do: The partitions all live on this PostgreSQL server/m);
-      const replicas = await cli(['set-replicas', '2'], pgEnv);
+      const replicas = await runCli(['set-replicas', '2'], pgEnv);
       assert.equal(replicas.code, 0, replicas.stderr);
       assert.match(replicas.stdout, /Every commit now waits until 1 standby has it/);
       assert.match(replicas.stdout, /^To do: Only 0 of the 1 standbys needed are connected/m);
-      const single = await cli(['set-replicas', '1'], pgEnv);
+      const single = await runCli(['set-replicas', '1'], pgEnv);
       assert.match(single.stdout, /^Commits no longer wait for standbys/);
-      const stopped = await cli(['set-shards', '2'], { ...pgEnv, BIGCHAINDB_DATABASE_PORT: '1' });
+      const stopped = await runCli(['set-shards', '2'], { ...pgEnv, BIGCHAINDB_DATABASE_PORT: '1' });
       assert.equal(stopped.code, 1);
       assert.match(stopped.stderr, /^bigchaindb: cannot connect to the PostgreSQL server/);
     });

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,25 +8,7 @@ import { generateKeyPair } from '../../src/protocol/crypto.ts';
 import { createAndSignTx, getHashData } from '../../src/protocol/transaction.ts';
 import { openStorage } from '../../src/storage/open.ts';
 import type { Storage } from '../../src/storage/storage.ts';
-
-const BIN = new URL('../../bin/bigchaindb.js', import.meta.url).pathname;
-
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the real `bigchaindb` binary as a user would, with its own HOME and environment. */
-function cli(args: string[], env: NodeJS.ProcessEnv): Promise<Result> {
-  const child = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH, ...env } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  child.stdin.end();
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
-}
+import { runCli } from '../support/processes.ts';
 
 describe('bigchaindb verify', () => {
   let home: string;
@@ -60,7 +41,7 @@ describe('bigchaindb verify', () => {
   }
 
   test('exit 0 on a clean chain; exit 1 naming the block and transaction once one was tampered with', async () => {
-    assert.equal((await cli(['init'], env)).code, 0);
+    assert.equal((await runCli(['init'], env)).code, 0);
     const alice = generateKeyPair();
     const tx = createAndSignTx(node.privateKey, node.publicKey, alice.publicKey, null, 'CREATE', {
       payload: { note: 'original' },
@@ -75,7 +56,7 @@ describe('bigchaindb verify', () => {
       blockId = block.id;
     });
 
-    const clean = await cli(['verify'], env);
+    const clean = await runCli(['verify'], env);
     assert.equal(clean.code, 0, clean.stderr);
     assert.equal(clean.stdout, 'Verified 2 blocks, 1 votes and 2 transactions: no problems found.\n');
     assert.equal(clean.stderr, '');
@@ -88,7 +69,7 @@ describe('bigchaindb verify', () => {
     });
     const edited = structuredClone(tx);
     edited.transaction.data.payload = { note: 'forged' };
-    const tampered = await cli(['verify'], env);
+    const tampered = await runCli(['verify'], env);
     assert.equal(tampered.code, 1);
     const lines = tampered.stdout.trimEnd().split('\n');
     assert.deepEqual(lines.slice(0, -1).sort(), [
@@ -105,10 +86,10 @@ describe('bigchaindb verify', () => {
   });
 
   test('usage: no arguments; listed in the help', async () => {
-    const extra = await cli(['verify', 'now'], env);
+    const extra = await runCli(['verify', 'now'], env);
     assert.equal(extra.code, 2);
     assert.equal(extra.stderr, 'bigchaindb: verify takes no arguments\n');
-    const help = await cli(['--help'], env);
+    const help = await runCli(['--help'], env);
     assert.match(
       help.stdout,
       /^ {2}verify {12}Re-verify every stored block, vote and transaction; report any that was tampered with$/m,

@@ -1,33 +1,16 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startLoneNode, type NodeProcess } from '../support/node-process.ts';
+import { ROOT, runScript, type ProcessResult } from '../support/processes.ts';
 
-const ROOT = new URL('../..', import.meta.url).pathname;
 const EXAMPLE = join(ROOT, 'examples/driver.ts');
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the example as `npm run example:driver` does, with nothing inherited but PATH. */
-function runExample(args: string[], home: string): Promise<Result> {
-  const child = spawn(process.execPath, ['--import', 'tsx', EXAMPLE, ...args], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH, HOME: home },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    timeout: 120_000,
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+/** Runs the example as `npm run example:driver` does, with its own HOME and nothing else inherited but PATH. */
+function runExample(args: string[], home: string): Promise<ProcessResult> {
+  return runScript(EXAMPLE, args, { env: { HOME: home }, timeoutMs: 120_000 });
 }
 
 describe('examples/driver.ts (the seed’s "Python Driver API by Example")', () => {

@@ -1,37 +1,12 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startLoneNode, type NodeProcess } from '../support/node-process.ts';
+import { ROOT, runProcess, runScript } from '../support/processes.ts';
 
-const ROOT = new URL('../..', import.meta.url).pathname;
 const README_API = 'http://localhost:9984/api/v1';
-
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(
-  command: string,
-  args: string[],
-  options: { cwd: string; env?: NodeJS.ProcessEnv },
-): Promise<Result> {
-  const child = spawn(command, args, {
-    cwd: options.cwd,
-    env: { PATH: process.env.PATH, HOME: options.cwd, ...options.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    timeout: 120_000,
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
-}
 
 /** The fenced block that follows `<!-- quick-start:NAME -->` in the README. */
 async function readmeBlock(name: string): Promise<string> {
@@ -56,9 +31,8 @@ describe('README quick start, against a live node', () => {
   test('the driver block is examples/quick-start.ts, and it runs: CREATE then TRANSFER, both valid', async () => {
     const example = await readFile(join(ROOT, 'examples/quick-start.ts'), 'utf8');
     assert.equal(await readmeBlock('driver'), example);
-    const result = await run(process.execPath, ['--import', 'tsx', 'examples/quick-start.ts'], {
-      cwd: ROOT,
-      env: { BIGCHAINDB_API_ENDPOINT: node.apiUrl },
+    const result = await runScript('examples/quick-start.ts', [], {
+      env: { HOME: dir, BIGCHAINDB_API_ENDPOINT: node.apiUrl },
     });
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /^CREATE [0-9a-f]{64} valid\nTRANSFER [0-9a-f]{64} valid\n$/);
@@ -70,7 +44,10 @@ describe('README quick start, against a live node', () => {
       // From a scratch directory rather than the repository, so the JSON files land there.
       .replaceAll('npx tsx examples/', `${join(ROOT, 'node_modules/.bin/tsx')} ${join(ROOT, 'examples')}/`);
     assert.notEqual(script, await readmeBlock('curl'));
-    const result = await run('bash', ['-euo', 'pipefail', '-c', script], { cwd: dir });
+    const result = await runProcess('bash', ['-euo', 'pipefail', '-c', script], {
+      cwd: dir,
+      env: { HOME: dir },
+    });
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /^\{"status":"(backlog|undecided|valid)"\}\n$/);
     const created = JSON.parse(await readFile(join(dir, 'created.json'), 'utf8')) as { id: string };

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -8,33 +7,17 @@ import { after, before, describe, test } from 'node:test';
 import { generateKeyPair } from '../../src/protocol/crypto.ts';
 import { startNodeProcess, type NodeProcess } from '../support/node-process.ts';
 import { startPostgres, type PostgresServer } from '../support/postgres.ts';
+import { ROOT, runScript, type ProcessResult } from '../support/processes.ts';
 
-const ROOT = new URL('../..', import.meta.url).pathname;
 const EXAMPLE = join(ROOT, 'examples/server-api.ts');
 /** The page's timeout and escrow demonstrations wait 12 s each; the rest takes a few seconds on a 2-core box. */
 const RUN_TIMEOUT_MS = 240_000;
 /** Fast blocks: the first transaction of a block waits 0.2 s for more. */
 const SETTINGS = { block_timeout: 0.2 };
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the example as `npm run example:server-api` does, with its own HOME and nothing else inherited. */
-function runExample(args: string[], home: string): Promise<Result> {
-  const child = spawn(process.execPath, ['--import', 'tsx', EXAMPLE, ...args], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH, HOME: home },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    timeout: RUN_TIMEOUT_MS,
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+/** Runs the example as `npm run example:server-api` does, with its own HOME and nothing else inherited but PATH. */
+function runExample(args: string[], home: string): Promise<ProcessResult> {
+  return runScript(EXAMPLE, args, { env: { HOME: home }, timeoutMs: RUN_TIMEOUT_MS });
 }
 
 function nodeConfig(keyPair: { publicKey: string; privateKey: string }, database: Record<string, unknown>) {
@@ -42,7 +25,7 @@ function nodeConfig(keyPair: { publicKey: string; privateKey: string }, database
 }
 
 /** The lines every successful run prints: one per outcome the page describes. */
-function assertPageOutcomes(result: Result): void {
+function assertPageOutcomes(result: ProcessResult): void {
   const { stdout } = result;
   assert.equal(
     result.code,

@@ -2,9 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateKeyPair, type KeyPair } from '../../src/protocol/crypto.ts';
+import { BIN } from './processes.ts';
 import { waitFor } from './wait.ts';
 
-const BIN = new URL('../../bin/bigchaindb.js', import.meta.url).pathname;
 const READY_LINE = /Starting BigchainDB main process/;
 const LISTENING_LINE = /Listening to client connections on: (\S+)/;
 
