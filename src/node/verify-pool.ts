@@ -33,12 +33,17 @@ export interface WorkerReply {
 export class VerifyPoolError extends BigchainDBError {}
 
 // The package runs TypeScript through tsx, which a worker does not inherit when the main thread registered
-// it through its API (bin/bigchaindb.js): this bootstrap registers it, then loads the worker module.
+// it through its API (bin/bigchaindb.js): this bootstrap registers it, then loads the worker module. tsx is
+// passed as a resolved URL: a bare specifier in eval'd code resolves from the working directory, which is
+// anywhere a node is started from.
 const BOOTSTRAP = `
 const { workerData } = require('node:worker_threads');
-import('tsx/esm/api').then((tsx) => { tsx.register(); return import(workerData.entry); });
+import(workerData.tsx).then((tsx) => { tsx.register(); return import(workerData.entry); });
 `;
-const WORKER_ENTRY = new URL('./verify-worker.ts', import.meta.url).href;
+const WORKER_DATA = {
+  tsx: import.meta.resolve('tsx/esm/api'),
+  entry: new URL('./verify-worker.ts', import.meta.url).href,
+};
 
 const ERROR_CLASSES = new Map<
   string,
@@ -68,7 +73,7 @@ class PoolWorker {
   readonly pending = new Map<number, Pending>();
 
   constructor(onExit: (self: PoolWorker, error: Error) => void) {
-    this.worker = new Worker(BOOTSTRAP, { eval: true, workerData: { entry: WORKER_ENTRY } });
+    this.worker = new Worker(BOOTSTRAP, { eval: true, workerData: WORKER_DATA });
     // An idle pool must not keep the process alive; a busy one must, until its answers are in.
     this.worker.unref();
     this.worker.on('message', (reply: WorkerReply) => {

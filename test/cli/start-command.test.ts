@@ -30,6 +30,7 @@ function startAndStop(
     ...options.env,
   };
   return runCli([...(options.globalArgs ?? []), 'start', ...(options.args ?? [])], env, {
+    cwd: home,
     whileRunning: async ({ child, stderr }) => {
       await waitFor('the node to start', async () => {
         if (child.exitCode !== null) throw new Error(`exited early (${child.exitCode}): ${stderr()}`);

@@ -44,6 +44,8 @@ export async function startNodeProcess(options: NodeProcessOptions): Promise<Nod
   };
   await writeFile(configPath, JSON.stringify(config));
   const child = spawn(process.execPath, [BIN, '-c', configPath, 'start'], {
+    // From its own directory, as an operator would run it: nothing may depend on the repository being the cwd.
+    cwd: options.dir,
     env: { PATH: process.env.PATH, HOME: options.dir },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
