@@ -1,17 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { timestamp } from '../protocol/crypto.ts';
 import { BigchainDBError } from '../protocol/errors.ts';
 import { transactionSchema } from '../protocol/schema.ts';
-import { createInputCondition, type Transaction } from '../protocol/transaction.ts';
-import {
-  checkFulfillments,
-  checkTransactionHash,
-  checkTransactionShape,
-  computeTransactionId,
-} from '../protocol/validation.ts';
-import { OperationError, ValidationError } from '../protocol/validation-errors.ts';
+import { ValidationError } from '../protocol/validation-errors.ts';
 import type { Bigchain } from '../node/bigchain.ts';
+import type { Admission, Admitted } from './admission.ts';
 import { describeError, silentLogger, type Logger } from '../node/log.ts';
 
 export const API_PREFIX = '/api/v1';
@@ -20,6 +13,8 @@ export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
 export interface ApiOptions {
   bigchain: Bigchain;
+  /** where POSTed transactions go */
+  admission: Admission;
   /** what `GET /` reports besides the node's keys */
   info: { version: string; apiEndpoint: string };
   bodyLimit?: number;
@@ -129,7 +124,20 @@ function routes(options: ApiOptions): Route[] {
         400: { description: 'not valid: the message says why', schema: errorSchema },
         413: { description: 'the body is too large', schema: errorSchema },
       },
-      handle: async (request) => submitTransaction(b, await request.body()),
+      handle: async (request) => {
+        const body = await request.body();
+        let admitted: Admitted;
+        try {
+          admitted = await options.admission.submit(body);
+        } catch (error) {
+          if (error instanceof ValidationError) throw new HttpError(400, `${error.name}: ${error.message}`);
+          throw error;
+        }
+        const { transaction, inserted, assignee } = admitted;
+        return inserted
+          ? { status: 201, body: { ...transaction, assignee } }
+          : { status: 200, body: transaction };
+      },
     },
     {
       method: 'GET',
@@ -166,39 +174,6 @@ function routes(options: ApiOptions): Route[] {
       },
     },
   ];
-}
-
-/**
- * POST /transactions: a client CREATE has its own signature checked, then becomes the node's CREATE to
- * the same keys (0.6 transform_create, which skipped the check: anyone could mint to any key); every
- * transaction is then fully validated against the chain and written to the backlog.
- */
-async function submitTransaction(b: Bigchain, body: unknown): Promise<Reply> {
-  let tx: Transaction;
-  try {
-    tx = checkTransactionShape(body);
-    if (tx.transaction.operation === 'CREATE') tx = await nodeCreate(b, tx);
-    tx = await b.validateTransaction(tx);
-  } catch (error) {
-    if (error instanceof ValidationError) throw new HttpError(400, `${error.name}: ${error.message}`);
-    throw error;
-  }
-  const { inserted, assignee } = await b.writeTransaction(tx);
-  return { status: inserted === 1 ? 201 : 200, body: inserted === 1 ? { ...tx, assignee } : tx };
-}
-
-async function nodeCreate(b: Bigchain, clientTx: Transaction): Promise<Transaction> {
-  const [fulfillment, ...extra] = clientTx.transaction.fulfillments;
-  if (fulfillment === undefined || extra.length > 0)
-    throw new OperationError('a CREATE has exactly one fulfillment, signed by the client creating it');
-  checkTransactionHash(clientTx, computeTransactionId(clientTx));
-  const condition = createInputCondition(fulfillment);
-  if (condition === undefined)
-    throw new OperationError('the CREATE fulfillment names no owner (owners_before is empty)');
-  checkFulfillments(clientTx, [condition], timestamp());
-  const payload = clientTx.transaction.data.payload;
-  const created = b.createTransaction(b.me, fulfillment.owners_before, null, 'CREATE', { payload });
-  return b.signTransaction(created, b.mePrivate);
 }
 
 /** OpenAPI 3.0 from the route table: the schemas that validate requests are the ones documented. */

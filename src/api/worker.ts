@@ -5,6 +5,8 @@
  */
 import cluster from 'node:cluster';
 import { Bigchain } from '../node/bigchain.ts';
+import { VerifyPool } from '../node/verify-pool.ts';
+import { Admission } from './admission.ts';
 import { describeError, streamLogger } from '../node/log.ts';
 import { createApiServer, listen } from './server.ts';
 import type { FromWorker, ToWorker } from './workers.ts';
@@ -23,7 +25,14 @@ process.once('message', (message: ToWorker) => {
   const { config, version } = message;
   void (async () => {
     const bigchain = await Bigchain.open(config);
-    const api = createApiServer({ bigchain, info: { version, apiEndpoint: config.api_endpoint }, log });
+    // One signature-check thread of its own: the worker process is already one of several.
+    const pool = new VerifyPool(1);
+    const api = createApiServer({
+      bigchain,
+      admission: new Admission(bigchain, pool),
+      info: { version, apiEndpoint: config.api_endpoint },
+      log,
+    });
     let stopping = false;
     const stop = async () => {
       if (stopping) return;
@@ -32,6 +41,7 @@ process.once('message', (message: ToWorker) => {
         api.close(resolve);
         api.closeAllConnections();
       });
+      await pool.close();
       await bigchain.close();
       process.exit(0);
     };

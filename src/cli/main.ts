@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { loadConfig, nodeKeyPair, writeConfigFile, type NodeConfig } from '../config/config.ts';
+import { Admission } from '../api/admission.ts';
 import { API_PREFIX, createApiServer, listen } from '../api/server.ts';
 import { startApiWorkers } from '../api/workers.ts';
 import { Bigchain } from '../node/bigchain.ts';
@@ -472,7 +473,7 @@ function apiWorkerCount(cfg: NodeConfig, log: Logger): number {
 /** The HTTP API: in this process, or in `server.workers` processes of its own; resolves to its URL. */
 async function serveApi(
   cfg: NodeConfig,
-  bigchain: Bigchain,
+  node: BigchainNode,
   log: Logger,
 ): Promise<{ url: string; stop(): Promise<void> }> {
   const workers = apiWorkerCount(cfg, log);
@@ -482,8 +483,10 @@ async function serveApi(
       log.info(`HTTP API served by ${workers} worker process${workers === 1 ? '' : 'es'} (server.workers)`);
       return api;
     }
+    const { bigchain } = node;
     const api = createApiServer({
       bigchain,
+      admission: new Admission(bigchain, node.pool, node.verified),
       info: { version, apiEndpoint: cfg.api_endpoint },
       log: log.child('http'),
     });
@@ -510,7 +513,7 @@ async function runNode(cfg: NodeConfig, log: Logger, stopSignal: Promise<NodeJS.
   }
   let api: { url: string; stop(): Promise<void> };
   try {
-    api = await serveApi(cfg, bigchain, log);
+    api = await serveApi(cfg, node, log);
   } catch (error) {
     await node.stop();
     await bigchain.close();

@@ -117,6 +117,12 @@ export class Bigchain {
     );
   }
 
+  /** Who should put a new transaction in a block: another federation node at random, or this one alone. */
+  pickAssignee(): string {
+    const others = this.nodesExceptMe;
+    return others.length === 0 ? this.me : (others[Math.floor(Math.random() * others.length)] as string);
+  }
+
   /**
    * Puts a transaction into the backlog, assigned to another federation node at random (or to this one
    * when it is alone). An id already waiting is reported as a duplicate, not written twice.
@@ -124,9 +130,7 @@ export class Bigchain {
   async writeTransaction(
     tx: Transaction,
   ): Promise<{ inserted: number; duplicates: number; assignee: string }> {
-    const others = this.nodesExceptMe;
-    const assignee =
-      others.length === 0 ? this.me : (others[Math.floor(Math.random() * others.length)] as string);
+    const assignee = this.pickAssignee();
     const result = await this.storage.writeBacklog([{ transaction: tx, assignee }]);
     return { inserted: result.inserted.length, duplicates: result.duplicates.length, assignee };
   }

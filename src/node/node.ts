@@ -42,7 +42,10 @@ export function nodeOptions(config: NodeConfig, log: Logger): NodeOptions {
 export class BigchainNode {
   private constructor(
     readonly bigchain: Bigchain,
-    private readonly pool: VerifyPool,
+    /** the signature-check workers, shared with the HTTP API in the same process */
+    readonly pool: VerifyPool,
+    /** signatures already found good, shared with the HTTP API in the same process */
+    readonly verified: VerifiedSignatures,
     private readonly supervisor: Supervisor,
   ) {}
 
@@ -76,7 +79,7 @@ export class BigchainNode {
       'stale',
       () => new StalePipeline(bigchain, log.child('stale'), options.reassignDelayMs ?? 30_000),
     );
-    return new BigchainNode(bigchain, pool, supervisor);
+    return new BigchainNode(bigchain, pool, verified, supervisor);
   }
 
   /** Transactions whose signatures the worker pool has checked. */
