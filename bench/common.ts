@@ -1,0 +1,112 @@
+/** What the node benchmarks share: node processes, the raw verify rate, percentiles, process statistics. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { timestamp, type KeyPair } from '../src/protocol/crypto.ts';
+import { createInputCondition, type Transaction } from '../src/protocol/transaction.ts';
+import { VerifyPool } from '../src/node/verify-pool.ts';
+
+const BIN = new URL('../bin/bigchaindb.js', import.meta.url).pathname;
+/** Linux reports process CPU time in clock ticks of 1/100 s. */
+const CLOCK_TICKS_PER_SECOND = 100;
+
+export function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+/** Signature checks per second of these transactions on a worker pool of one thread per core. */
+export async function rawVerifyRate(txs: readonly Transaction[]): Promise<number> {
+  const pool = new VerifyPool(availableParallelism());
+  try {
+    const jobs = txs.map((tx) => ({
+      tx,
+      inputConditions: tx.transaction.fulfillments.map((f) => createInputCondition(f)!),
+      now: timestamp(),
+    }));
+    await pool.verify(jobs.slice(0, 200)); // warm the workers
+    const started = performance.now();
+    await pool.verify(jobs);
+    return jobs.length / ((performance.now() - started) / 1000);
+  } finally {
+    await pool.close();
+  }
+}
+
+/** CPU seconds used so far and peak resident memory of a process (Linux /proc). */
+export interface ProcessStats {
+  cpuSeconds: number;
+  peakRssMiB: number;
+}
+
+export function processStats(pid: number): ProcessStats {
+  // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const peakKiB = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? Number.NaN);
+  return { cpuSeconds: ticks / CLOCK_TICKS_PER_SECOND, peakRssMiB: peakKiB / 1024 };
+}
+
+/** `bigchaindb start` as its own process, started from `dir` with a config file written there. */
+export interface BenchNode {
+  readonly keyPair: KeyPair;
+  readonly child: ChildProcess;
+  /** its HTTP API, e.g. http://127.0.0.1:40123/api/v1 */
+  readonly apiUrl: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts one node per key, each with the others in its keyring, and resolves once all run. Every log line
+ * goes to `onLine` with the node's index, as it arrives.
+ */
+export async function startBenchNodes(
+  keys: readonly KeyPair[],
+  dir: string,
+  settings: Record<string, unknown>,
+  onLine: (node: number, line: string) => void = () => {},
+): Promise<BenchNode[]> {
+  return Promise.all(
+    keys.map(async (keyPair, i) => {
+      const configPath = join(dir, `node-${i}.json`);
+      const config = {
+        keypair: { public: keyPair.publicKey, private: keyPair.privateKey },
+        keyring: keys.filter((key) => key !== keyPair).map((key) => key.publicKey),
+        server: { bind: '127.0.0.1:0' },
+        ...settings,
+      };
+      await writeFile(configPath, JSON.stringify(config));
+      const child = spawn(process.execPath, [BIN, '-c', configPath, 'start'], {
+        cwd: dir,
+        env: { PATH: process.env.PATH, HOME: dir },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      const tail: string[] = [];
+      let apiUrl = '';
+      await new Promise<void>((resolve, reject) => {
+        createInterface({ input: child.stderr! }).on('line', (line) => {
+          onLine(i, line);
+          tail.push(line);
+          if (tail.length > 50) tail.shift();
+          apiUrl ||= /Listening to client connections on: (\S+)/.exec(line)?.[1] ?? '';
+          if (line.includes('Starting BigchainDB main process')) resolve();
+        });
+        void exited.then(() => reject(new Error(`node ${i} exited:\n${tail.join('\n')}`)));
+      });
+      return {
+        keyPair,
+        child,
+        apiUrl,
+        async stop() {
+          child.kill('SIGTERM');
+          await exited;
+        },
+      };
+    }),
+  );
+}

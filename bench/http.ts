@@ -1,0 +1,820 @@
+/**
+ * End to end through the HTTP API, as clients see a node: pre-built signed transactions are POSTed with a
+ * fixed number of concurrent connections, and timed until they are in blocks decided valid.
+ *
+ * Scenarios: `embedded-1` (one `bigchaindb start` process on its own PGlite data dir), `postgresql-1` and
+ * `postgresql-3` (one or three node processes sharing a durable PostgreSQL server started here). For each:
+ *   1. the raw Ed25519 verify rate of the same machine, right before, on one worker thread per core;
+ *   2. CREATE throughput: `--count` client CREATEs POSTed by `--concurrency` connections; tx/s accepted
+ *      (201 answers) and decided (in blocks decided valid), POST → valid latency of a `--sample` of them;
+ *   3. TRANSFER chains: `--chains` assets from step 2 each handed on `--hops` times, every hop POSTed once the
+ *      previous one is valid (its input must be in a valid block);
+ *   4. latency at a fixed offered load of `--levels` percent (default 25, 50, 75) of step 2's decided rate,
+ *      `--load-seconds` each.
+ * CPU time and peak memory are reported for every process (the node processes and this client).
+ *
+ * When is a transaction valid? The nodes log `Write new block <id> with <n> transactions` and `Block <id> is
+ * valid`: the decided count is the sum over valid blocks. For latencies, on every block decided valid the
+ * client asks `GET /transactions/{id}/status` for the sampled transactions still pending (oldest first, and
+ * stopping after 64 in a row are not valid yet); a transaction found valid is timed at that block's decision.
+ *
+ *   npm run bench -- [--scenarios embedded-1,postgresql-1,postgresql-3] [--count 20000] [--concurrency 64]
+ *                    [--sample 0.1] [--chains 500] [--hops 4] [--levels 25,50,75] [--load-seconds 10]
+ */
+import http from 'node:http';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { generateKeyPair, type KeyPair } from '../src/protocol/crypto.ts';
+import { createAndSignTx, lookupInTransactions, type Transaction } from '../src/protocol/transaction.ts';
+import { startPostgres } from '../test/support/postgres.ts';
+import {
+  percentile,
+  processStats,
+  rawVerifyRate,
+  startBenchNodes,
+  type BenchNode,
+  type ProcessStats,
+} from './common.ts';
+
+const SCENARIOS = ['embedded-1', 'postgresql-1', 'postgresql-3'] as const;
+type ScenarioName = (typeof SCENARIOS)[number];
+const DURABLE_SETTINGS = { fsync: 'on', full_page_writes: 'on' };
+const CLIENT_KEYS = 100;
+const STATUS_CHECKS_IN_PARALLEL = 32;
+/** Sampled transactions in a row found not yet valid after which a status sweep stops. */
+const SWEEP_STOP_AFTER = 64;
+const PHASE_TIMEOUT_MS = 10 * 60_000;
+const OPEN_LOOP_TICK_MS = 10;
+const MAX_IN_FLIGHT = 2_000;
+const TARGETS = { oneNode: 8_000, threeNodes: 3_000, p95AtHalfLoadMs: 1_500 };
+
+interface Options {
+  scenarios: ScenarioName[];
+  count: number;
+  concurrency: number;
+  sample: number;
+  chains: number;
+  hops: number;
+  levels: number[];
+  loadSeconds: number;
+}
+
+function parseOptions(): Options {
+  const { values } = parseArgs({
+    options: {
+      scenarios: { type: 'string', default: SCENARIOS.join(',') },
+      count: { type: 'string', default: '20000' },
+      concurrency: { type: 'string', default: '64' },
+      sample: { type: 'string', default: '0.1' },
+      chains: { type: 'string', default: '500' },
+      hops: { type: 'string', default: '4' },
+      levels: { type: 'string', default: '25,50,75' },
+      'load-seconds': { type: 'string', default: '10' },
+    },
+  });
+  const whole = (name: string, text: string, min: number): number => {
+    const value = Number(text);
+    if (!Number.isInteger(value) || value < min) throw new Error(`--${name} must be a whole number ≥ ${min}`);
+    return value;
+  };
+  const scenarios = values.scenarios.split(',') as ScenarioName[];
+  for (const scenario of scenarios)
+    if (!SCENARIOS.includes(scenario))
+      throw new Error(`unknown scenario ${scenario}: use ${SCENARIOS.join(', ')}`);
+  const sample = Number(values.sample);
+  if (!(sample > 0 && sample <= 1)) throw new Error('--sample must be in (0, 1]');
+  const options: Options = {
+    scenarios,
+    count: whole('count', values.count, 100),
+    concurrency: whole('concurrency', values.concurrency, 1),
+    sample,
+    chains: whole('chains', values.chains, 0),
+    hops: whole('hops', values.hops, 1),
+    levels: values.levels
+      .split(',')
+      .filter(Boolean)
+      .map((level) => whole('levels', level, 1)),
+    loadSeconds: whole('load-seconds', values['load-seconds'], 1),
+  };
+  if (options.chains > options.count) throw new Error('--chains must not exceed --count');
+  return options;
+}
+
+// --- the HTTP client --------------------------------------------------------------------------------------
+
+interface Answer {
+  status: number;
+  text: string;
+}
+
+class HttpClient {
+  private readonly agent: http.Agent;
+  private readonly host: string;
+  private readonly port: number;
+  private readonly prefix: string;
+
+  constructor(apiUrl: string, connections: number) {
+    const url = new URL(apiUrl);
+    this.host = url.hostname;
+    this.port = Number(url.port);
+    this.prefix = url.pathname.replace(/\/$/, '');
+    this.agent = new http.Agent({ keepAlive: true, maxSockets: connections });
+  }
+
+  request(method: 'GET' | 'POST', path: string, body?: string): Promise<Answer> {
+    return new Promise((resolve, reject) => {
+      const headers =
+        body === undefined
+          ? {}
+          : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
+      const req = http.request(
+        { host: this.host, port: this.port, path: this.prefix + path, method, agent: this.agent, headers },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }),
+          );
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+
+  post(body: string): Promise<Answer> {
+    return this.request('POST', '/transactions/', body);
+  }
+
+  async status(id: string): Promise<string | undefined> {
+    const answer = await this.request('GET', `/transactions/${id}/status`);
+    return answer.status === 200 ? (JSON.parse(answer.text) as { status: string }).status : undefined;
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+// --- when transactions become valid ---------------------------------------------------------------------
+
+interface Pending {
+  id: string;
+  postedAt: number;
+  resolve?: () => void;
+}
+
+/**
+ * Follows the nodes' logs: block sizes, blocks decided valid. On every decision it sweeps the pending
+ * sampled transactions with status requests and times the valid ones at that decision.
+ */
+class Decisions {
+  /** transactions in blocks decided valid so far */
+  decided = 0;
+  lastDecisionAt = 0;
+  private readonly sizes = new Map<string, number>();
+  private readonly validWithoutSize = new Set<string>();
+  private readonly counted = new Set<string>();
+  private pending: Pending[] = [];
+  readonly latencies: number[] = [];
+  private sweeping = false;
+  private sweepAgain = false;
+  private decisionAt = 0;
+  private readonly waiters: { count: number; resolve: () => void }[] = [];
+
+  /** asks the statuses; set once the nodes run */
+  client: HttpClient | undefined;
+
+  onLine(line: string): void {
+    const written = /Write new block (\w+) with (\d+) transactions/.exec(line);
+    if (written) {
+      this.sizes.set(written[1]!, Number(written[2]));
+      if (this.validWithoutSize.delete(written[1]!)) this.count(written[1]!);
+      return;
+    }
+    const valid = /Block (\w+) is valid/.exec(line);
+    if (valid) {
+      if (this.sizes.has(valid[1]!)) this.count(valid[1]!);
+      else this.validWithoutSize.add(valid[1]!);
+    }
+  }
+
+  private count(block: string): void {
+    if (this.counted.has(block)) return;
+    this.counted.add(block);
+    this.decided += this.sizes.get(block) ?? 0;
+    this.lastDecisionAt = performance.now();
+    this.decisionAt = this.lastDecisionAt;
+    for (const waiter of this.waiters.filter((w) => this.decided >= w.count)) {
+      this.waiters.splice(this.waiters.indexOf(waiter), 1);
+      waiter.resolve();
+    }
+    void this.sweep();
+  }
+
+  /** Times `id` (posted at `postedAt`) when it is valid; the promise resolves then. */
+  track(id: string, postedAt: number): Promise<void> {
+    return new Promise((resolve) => this.pending.push({ id, postedAt, resolve }));
+  }
+
+  /** Resolves once `count` transactions in all are in blocks decided valid. */
+  async until(count: number): Promise<void> {
+    if (this.decided >= count) return;
+    await withTimeout(
+      new Promise<void>((resolve) => this.waiters.push({ count, resolve })),
+      `${count} decided`,
+    );
+  }
+
+  /** Resolves once every tracked transaction was found valid. */
+  async allTracked(): Promise<void> {
+    const deadline = performance.now() + PHASE_TIMEOUT_MS;
+    while (this.pending.length > 0) {
+      if (performance.now() > deadline)
+        throw new Error(`${this.pending.length} sampled transactions never became valid`);
+      await delay(50);
+      if (!this.sweeping && this.pending.length > 0) void this.sweep();
+    }
+  }
+
+  takeLatencies(): number[] {
+    return this.latencies.splice(0).sort((a, b) => a - b);
+  }
+
+  private async sweep(): Promise<void> {
+    if (this.sweeping) {
+      this.sweepAgain = true;
+      return;
+    }
+    this.sweeping = true;
+    do {
+      this.sweepAgain = false;
+      const at = this.decisionAt;
+      let notValidInARow = 0;
+      const found = new Set<Pending>();
+      for (
+        let i = 0;
+        i < this.pending.length && notValidInARow < SWEEP_STOP_AFTER;
+        i += STATUS_CHECKS_IN_PARALLEL
+      ) {
+        const chunk = this.pending.slice(i, i + STATUS_CHECKS_IN_PARALLEL);
+        const statuses = await Promise.all(chunk.map((entry) => this.client!.status(entry.id)));
+        for (const [j, entry] of chunk.entries()) {
+          if (statuses[j] === 'valid') {
+            found.add(entry);
+            notValidInARow = 0;
+          } else notValidInARow++;
+        }
+      }
+      this.pending = this.pending.filter((entry) => !found.has(entry));
+      for (const entry of found) {
+        this.latencies.push(at - entry.postedAt);
+        entry.resolve?.();
+      }
+    } while (this.sweepAgain);
+    this.sweeping = false;
+  }
+}
+
+async function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), PHASE_TIMEOUT_MS);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+// --- scenarios ------------------------------------------------------------------------------------------
+
+interface Federation {
+  nodes: BenchNode[];
+  description: string;
+  close(): Promise<void>;
+}
+
+async function startFederation(name: ScenarioName, decisions: Decisions): Promise<Federation> {
+  const dir = await mkdtemp(join(tmpdir(), 'bench-http-'));
+  const onLine = (_node: number, line: string) => decisions.onLine(line);
+  if (name === 'embedded-1') {
+    const nodes = await startBenchNodes(
+      [generateKeyPair()],
+      dir,
+      { database: { backend: 'embedded', path: join(dir, 'data') } },
+      onLine,
+    );
+    return {
+      nodes,
+      description: '1 `bigchaindb start` process, embedded PGlite on an on-disk data dir',
+      async close() {
+        await Promise.all(nodes.map((node) => node.stop()));
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  }
+  const count = name === 'postgresql-3' ? 3 : 1;
+  const server = await startPostgres({ settings: DURABLE_SETTINGS });
+  const database = {
+    backend: 'postgresql',
+    host: server.host,
+    port: server.port,
+    name: 'bench',
+    user: server.user,
+  };
+  const keys = Array.from({ length: count }, generateKeyPair);
+  const nodes = await startBenchNodes(keys, dir, { database }, onLine);
+  return {
+    nodes,
+    description: `${count} \`bigchaindb start\` process${count > 1 ? 'es' : ''} sharing a durable PostgreSQL 15 server (fsync on)`,
+    async close() {
+      await Promise.all(nodes.map((node) => node.stop()));
+      await server.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Client CREATEs, signed by one of `keys` each, serialized once. */
+function clientCreates(
+  keys: readonly KeyPair[],
+  count: number,
+  label: string,
+): { txs: Transaction[]; bodies: string[] } {
+  const txs = Array.from({ length: count }, (_, n) => {
+    const key = keys[n % keys.length]!;
+    return createAndSignTx(key.privateKey, key.publicKey, key.publicKey, null, 'CREATE', {
+      payload: { bench: label, n },
+    });
+  });
+  return { txs, bodies: txs.map((tx) => JSON.stringify(tx)) };
+}
+
+interface CpuSnapshot {
+  at: number;
+  nodes: ProcessStats[];
+  client: number;
+}
+
+function snapshot(federation: Federation): CpuSnapshot {
+  const usage = process.cpuUsage();
+  return {
+    at: performance.now(),
+    nodes: federation.nodes.map((node) => processStats(node.child.pid!)),
+    client: (usage.user + usage.system) / 1e6,
+  };
+}
+
+interface CpuUse {
+  /** per node process: CPU seconds / wall seconds (1.0 = one core busy) */
+  nodes: number[];
+  client: number;
+}
+
+function cpuUse(from: CpuSnapshot, to: CpuSnapshot): CpuUse {
+  const wall = (to.at - from.at) / 1000;
+  return {
+    nodes: to.nodes.map((stats, i) => round((stats.cpuSeconds - from.nodes[i]!.cpuSeconds) / wall, 2)),
+    client: round((to.client - from.client) / wall, 2),
+  };
+}
+
+function round(value: number, digits = 0): number {
+  const scale = 10 ** digits;
+  return Math.round(value * scale) / scale;
+}
+
+function summary(sorted: readonly number[]) {
+  return {
+    samples: sorted.length,
+    p50Ms: round(percentile(sorted, 50)),
+    p95Ms: round(percentile(sorted, 95)),
+    p99Ms: round(percentile(sorted, 99)),
+  };
+}
+
+interface ThroughputResult {
+  count: number;
+  concurrency: number;
+  acceptedTxPerSecond: number;
+  decidedTxPerSecond: number;
+  refused: number;
+  firstRefusal?: string;
+  latency: ReturnType<typeof summary>;
+  cpu: CpuUse;
+}
+
+/** Step 2: every body POSTed by `concurrency` connections; resolves when all are decided valid. */
+async function createThroughput(
+  client: HttpClient,
+  decisions: Decisions,
+  federation: Federation,
+  bodies: readonly string[],
+  options: Options,
+): Promise<{ result: ThroughputResult; created: Transaction[] }> {
+  const sampleEvery = Math.max(1, Math.round(1 / options.sample));
+  const created: Transaction[] = [];
+  const keepFirst = options.chains;
+  let next = 0;
+  let refused = 0;
+  let firstRefusal: string | undefined;
+  let lastAnswer = 0;
+  const baseline = decisions.decided;
+  const before = snapshot(federation);
+  const sender = async () => {
+    while (next < bodies.length) {
+      const i = next++;
+      const postedAt = performance.now();
+      const answer = await client.post(bodies[i]!);
+      lastAnswer = performance.now();
+      if (answer.status !== 201) {
+        refused++;
+        firstRefusal ??= `${answer.status} ${answer.text.slice(0, 300)}`;
+        continue;
+      }
+      if (i < keepFirst) created[i] = JSON.parse(answer.text) as Transaction;
+      if (i % sampleEvery === 0)
+        void decisions.track(
+          i < keepFirst ? created[i]!.id : (JSON.parse(answer.text) as Transaction).id,
+          postedAt,
+        );
+    }
+  };
+  await Promise.all(Array.from({ length: options.concurrency }, sender));
+  const accepted = bodies.length - refused;
+  await decisions.until(baseline + accepted);
+  await decisions.allTracked();
+  const after = snapshot(federation);
+  const seconds = (decisions.lastDecisionAt - before.at) / 1000;
+  return {
+    created: created.filter((tx) => tx !== undefined),
+    result: {
+      count: bodies.length,
+      concurrency: options.concurrency,
+      acceptedTxPerSecond: round(accepted / ((lastAnswer - before.at) / 1000)),
+      decidedTxPerSecond: round(accepted / seconds),
+      refused,
+      ...(firstRefusal === undefined ? {} : { firstRefusal }),
+      latency: summary(decisions.takeLatencies()),
+      cpu: cpuUse(before, after),
+    },
+  };
+}
+
+interface ChainResult {
+  chains: number;
+  hops: number;
+  decidedTxPerSecond: number;
+  refused: number;
+  firstRefusal?: string;
+  latency: ReturnType<typeof summary>;
+  cpu: CpuUse;
+}
+
+/** Step 3: each asset handed from owner to owner, a hop at a time. */
+async function transferChains(
+  client: HttpClient,
+  decisions: Decisions,
+  federation: Federation,
+  assets: readonly Transaction[],
+  ownerOf: Map<string, KeyPair>,
+  hops: number,
+): Promise<ChainResult> {
+  // Every hop signed beforehand: ids depend only on the previous hop.
+  const chains = assets.map((asset) => {
+    let owner = ownerOf.get(asset.transaction.conditions[0]!.owners_after![0]!)!;
+    let previous = asset;
+    return Array.from({ length: hops }, () => {
+      const next = generateKeyPair();
+      const tx = createAndSignTx(
+        owner.privateKey,
+        owner.publicKey,
+        next.publicKey,
+        { txid: previous.id, cid: 0 },
+        'TRANSFER',
+        {
+          lookupInputCondition: lookupInTransactions([previous]),
+        },
+      );
+      owner = next;
+      previous = tx;
+      return JSON.stringify(tx);
+    });
+  });
+  let refused = 0;
+  let firstRefusal: string | undefined;
+  const before = snapshot(federation);
+  await Promise.all(
+    chains.map(async (bodies) => {
+      for (const body of bodies) {
+        const postedAt = performance.now();
+        const answer = await client.post(body);
+        if (answer.status !== 201) {
+          refused++;
+          firstRefusal ??= `${answer.status} ${answer.text.slice(0, 300)}`;
+          return;
+        }
+        await decisions.track((JSON.parse(answer.text) as Transaction).id, postedAt);
+      }
+    }),
+  );
+  const after = snapshot(federation);
+  const done = chains.length * hops - refused;
+  return {
+    chains: chains.length,
+    hops,
+    decidedTxPerSecond: round(done / ((after.at - before.at) / 1000)),
+    refused,
+    ...(firstRefusal === undefined ? {} : { firstRefusal }),
+    latency: summary(decisions.takeLatencies()),
+    cpu: cpuUse(before, after),
+  };
+}
+
+interface LoadResult {
+  percentOfMax: number;
+  offeredTxPerSecond: number;
+  acceptedTxPerSecond: number;
+  refused: number;
+  latency: ReturnType<typeof summary>;
+  cpu: CpuUse;
+}
+
+/** Step 4: POSTs on a fixed schedule (open loop), whatever the answers take. */
+async function fixedLoad(
+  client: HttpClient,
+  decisions: Decisions,
+  federation: Federation,
+  bodies: readonly string[],
+  rate: number,
+  percentOfMax: number,
+  seconds: number,
+): Promise<LoadResult> {
+  const baseline = decisions.decided;
+  let sent = 0;
+  let accepted = 0;
+  let refused = 0;
+  let inFlight = 0;
+  const total = Math.min(bodies.length, Math.round(rate * seconds));
+  const before = snapshot(federation);
+  const sends: Promise<void>[] = [];
+  while (sent < total) {
+    const due = Math.min(total, Math.floor(((performance.now() - before.at) / 1000) * rate) + 1);
+    while (sent < due && inFlight < MAX_IN_FLIGHT) {
+      const body = bodies[sent++]!;
+      const postedAt = performance.now();
+      inFlight++;
+      sends.push(
+        client.post(body).then((answer) => {
+          inFlight--;
+          if (answer.status !== 201) {
+            refused++;
+            return;
+          }
+          accepted++;
+          void decisions.track((JSON.parse(answer.text) as Transaction).id, postedAt);
+        }),
+      );
+    }
+    await delay(OPEN_LOOP_TICK_MS);
+  }
+  await Promise.all(sends);
+  const acceptedSeconds = (performance.now() - before.at) / 1000;
+  await decisions.until(baseline + accepted);
+  await decisions.allTracked();
+  const after = snapshot(federation);
+  return {
+    percentOfMax,
+    offeredTxPerSecond: round(rate),
+    acceptedTxPerSecond: round(accepted / acceptedSeconds),
+    refused,
+    latency: summary(decisions.takeLatencies()),
+    cpu: cpuUse(before, after),
+  };
+}
+
+interface ScenarioResult {
+  scenario: ScenarioName;
+  description: string;
+  rawVerifyPerSecond: number;
+  ratioDecidedToRawVerify: number;
+  create: ThroughputResult;
+  transferChains?: ChainResult;
+  fixedLoad: LoadResult[];
+  peakRssMiB: { nodes: number[]; client: number };
+}
+
+async function runScenario(name: ScenarioName, options: Options): Promise<ScenarioResult> {
+  console.log(`\n[${name}] signing transactions…`);
+  const clientKeys = Array.from({ length: CLIENT_KEYS }, generateKeyPair);
+  const ownerOf = new Map(clientKeys.map((key) => [key.publicKey, key]));
+  const throughputSet = clientCreates(clientKeys, options.count, `${name}-throughput`);
+  const rawVerifyPerSecond = round(await rawVerifyRate(throughputSet.txs.slice(0, 10_000)));
+  console.log(
+    `[${name}] raw verify ${rawVerifyPerSecond.toLocaleString('en-US')} signatures/s on ${availableParallelism()} threads`,
+  );
+
+  const decisions = new Decisions();
+  const federation = await startFederation(name, decisions);
+  const client = new HttpClient(federation.nodes[0]!.apiUrl, options.concurrency + STATUS_CHECKS_IN_PARALLEL);
+  decisions.client = client;
+  try {
+    console.log(
+      `[${name}] ${options.count.toLocaleString('en-US')} CREATEs over ${options.concurrency} connections…`,
+    );
+    const { result: create, created } = await createThroughput(
+      client,
+      decisions,
+      federation,
+      throughputSet.bodies,
+      options,
+    );
+    console.log(
+      `[${name}] accepted ${create.acceptedTxPerSecond} tx/s, decided ${create.decidedTxPerSecond} tx/s, p50/p95/p99 ${create.latency.p50Ms}/${create.latency.p95Ms}/${create.latency.p99Ms} ms`,
+    );
+
+    let chains: ChainResult | undefined;
+    if (options.chains > 0) {
+      console.log(`[${name}] ${options.chains} TRANSFER chains of ${options.hops} hops…`);
+      chains = await transferChains(
+        client,
+        decisions,
+        federation,
+        created.slice(0, options.chains),
+        ownerOf,
+        options.hops,
+      );
+      console.log(
+        `[${name}] chains: ${chains.decidedTxPerSecond} tx/s, p50/p95/p99 ${chains.latency.p50Ms}/${chains.latency.p95Ms}/${chains.latency.p99Ms} ms`,
+      );
+    }
+
+    const loads: LoadResult[] = [];
+    for (const level of options.levels) {
+      const rate = (create.decidedTxPerSecond * level) / 100;
+      const set = clientCreates(clientKeys, Math.ceil(rate * options.loadSeconds), `${name}-load-${level}`);
+      console.log(`[${name}] ${level} % load: ${Math.round(rate)} tx/s for ${options.loadSeconds} s…`);
+      const load = await fixedLoad(
+        client,
+        decisions,
+        federation,
+        set.bodies,
+        rate,
+        level,
+        options.loadSeconds,
+      );
+      console.log(
+        `[${name}]   p50/p95/p99 ${load.latency.p50Ms}/${load.latency.p95Ms}/${load.latency.p99Ms} ms`,
+      );
+      loads.push(load);
+    }
+    const peak = federation.nodes.map((node) => round(processStats(node.child.pid!).peakRssMiB));
+    return {
+      scenario: name,
+      description: federation.description,
+      rawVerifyPerSecond,
+      ratioDecidedToRawVerify: round(create.decidedTxPerSecond / rawVerifyPerSecond, 3),
+      create,
+      ...(chains === undefined ? {} : { transferChains: chains }),
+      fixedLoad: loads,
+      peakRssMiB: { nodes: peak, client: round(process.resourceUsage().maxRSS / 1024) },
+    };
+  } finally {
+    client.close();
+    await federation.close();
+  }
+}
+
+// --- report ---------------------------------------------------------------------------------------------
+
+function latencyText(latency: ReturnType<typeof summary>): string {
+  return `${latency.p50Ms} / ${latency.p95Ms} / ${latency.p99Ms} ms`;
+}
+
+function report(results: readonly ScenarioResult[], machine: object, command: string): void {
+  console.log(`\n## npm run bench — ${new Date().toISOString().slice(0, 10)}\n`);
+  console.log(`\`${command}\`; ${JSON.stringify(machine)}\n`);
+  console.log(
+    '| scenario | raw verify/s | CREATE accepted tx/s | CREATE decided tx/s | ratio to raw verify | target | p50 / p95 / p99 POST→valid | node CPU (cores) | client CPU | peak RSS nodes MiB |',
+  );
+  console.log('|---|---|---|---|---|---|---|---|---|---|');
+  for (const r of results) {
+    const target = r.scenario === 'postgresql-3' ? TARGETS.threeNodes : TARGETS.oneNode;
+    console.log(
+      `| ${r.scenario} | ${r.rawVerifyPerSecond} | ${r.create.acceptedTxPerSecond} | ${r.create.decidedTxPerSecond} | ${r.ratioDecidedToRawVerify} | ` +
+        `${target} ${r.create.decidedTxPerSecond >= target ? 'met' : 'NOT met'} | ${latencyText(r.create.latency)} | ${r.create.cpu.nodes.join(', ')} | ${r.create.cpu.client} | ${r.peakRssMiB.nodes.join(', ')} |`,
+    );
+  }
+  console.log(
+    '\n| scenario | TRANSFER chains tx/s | p50 / p95 / p99 per hop | ' +
+      results[0]!.fixedLoad.map((l) => `${l.percentOfMax} % load: tx/s, p50 / p95 / p99`).join(' | ') +
+      ' |',
+  );
+  console.log('|---|---|---|' + results[0]!.fixedLoad.map(() => '---|').join(''));
+  for (const r of results) {
+    const chains = r.transferChains;
+    console.log(
+      `| ${r.scenario} | ${chains ? chains.decidedTxPerSecond : '—'} | ${chains ? latencyText(chains.latency) : '—'} | ` +
+        r.fixedLoad.map((l) => `${l.acceptedTxPerSecond}: ${latencyText(l.latency)}`).join(' | ') +
+        ' |',
+    );
+  }
+  for (const r of results) console.log(`- ${r.scenario}: ${r.description}`);
+}
+
+/** The latency curve: p50 and p95 against offered load, one line per scenario. */
+function latencySvg(results: readonly ScenarioResult[]): string {
+  const width = 640;
+  const height = 360;
+  const margin = { left: 60, right: 160, top: 20, bottom: 45 };
+  const points = results.flatMap((r) =>
+    r.fixedLoad.map((l) => ({ x: l.acceptedTxPerSecond, y: l.latency.p95Ms })),
+  );
+  const maxX = Math.max(1, ...points.map((p) => p.x)) * 1.1;
+  const maxY = Math.max(1, ...points.map((p) => p.y)) * 1.15;
+  const sx = (x: number) => margin.left + (x / maxX) * (width - margin.left - margin.right);
+  const sy = (y: number) => height - margin.bottom - (y / maxY) * (height - margin.top - margin.bottom);
+  const colors = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd'];
+  const lines: string[] = [];
+  for (const [i, r] of results.entries()) {
+    const color = colors[i % colors.length]!;
+    for (const [key, dash] of [
+      ['p95Ms', ''],
+      ['p50Ms', '4 3'],
+    ] as const) {
+      const path = r.fixedLoad
+        .map((l) => `${sx(l.acceptedTxPerSecond).toFixed(1)},${sy(l.latency[key]).toFixed(1)}`)
+        .join(' ');
+      lines.push(
+        `<polyline fill="none" stroke="${color}" stroke-width="2" ${dash ? `stroke-dasharray="${dash}"` : ''} points="${path}"/>`,
+      );
+      for (const l of r.fixedLoad)
+        lines.push(
+          `<circle cx="${sx(l.acceptedTxPerSecond).toFixed(1)}" cy="${sy(l.latency[key]).toFixed(1)}" r="3" fill="${color}"/>`,
+        );
+    }
+    const y = margin.top + 16 + i * 36;
+    lines.push(
+      `<line x1="${width - margin.right + 12}" y1="${y}" x2="${width - margin.right + 32}" y2="${y}" stroke="${color}" stroke-width="2"/>`,
+    );
+    lines.push(`<text x="${width - margin.right + 36}" y="${y + 4}" font-size="12">${r.scenario} p95</text>`);
+    lines.push(
+      `<line x1="${width - margin.right + 12}" y1="${y + 16}" x2="${width - margin.right + 32}" y2="${y + 16}" stroke="${color}" stroke-width="2" stroke-dasharray="4 3"/>`,
+    );
+    lines.push(
+      `<text x="${width - margin.right + 36}" y="${y + 20}" font-size="12">${r.scenario} p50</text>`,
+    );
+  }
+  const ticks = (max: number, n: number) => Array.from({ length: n + 1 }, (_, i) => (max * i) / n);
+  const axis = [
+    `<line x1="${margin.left}" y1="${height - margin.bottom}" x2="${width - margin.right}" y2="${height - margin.bottom}" stroke="#333"/>`,
+    `<line x1="${margin.left}" y1="${margin.top}" x2="${margin.left}" y2="${height - margin.bottom}" stroke="#333"/>`,
+    ...ticks(maxX, 5).map(
+      (x) =>
+        `<text x="${sx(x).toFixed(1)}" y="${height - margin.bottom + 16}" font-size="11" text-anchor="middle">${Math.round(x)}</text>`,
+    ),
+    ...ticks(maxY, 5).map(
+      (y) =>
+        `<text x="${margin.left - 6}" y="${(sy(y) + 4).toFixed(1)}" font-size="11" text-anchor="end">${Math.round(y)}</text>`,
+    ),
+    `<text x="${(margin.left + width - margin.right) / 2}" y="${height - 8}" font-size="12" text-anchor="middle">accepted load (tx/s)</text>`,
+    `<text x="14" y="${(margin.top + height - margin.bottom) / 2}" font-size="12" text-anchor="middle" transform="rotate(-90 14 ${(margin.top + height - margin.bottom) / 2})">POST → valid (ms)</text>`,
+  ];
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif">\n<rect width="100%" height="100%" fill="white"/>\n${[...axis, ...lines].join('\n')}\n</svg>\n`;
+}
+
+async function freshPath(dir: string, base: string, extension: string): Promise<string> {
+  for (let n = 1; ; n++) {
+    const path = join(dir, `${base}${n === 1 ? '' : `-${n}`}.${extension}`);
+    if (!existsSync(path)) return path;
+  }
+}
+
+const options = parseOptions();
+const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim();
+const machine = {
+  cores: availableParallelism(),
+  cpu: cpus()[0]?.model ?? 'unknown',
+  memoryGiB: round(totalmem() / 2 ** 30, 1),
+  node: process.version,
+};
+const results: ScenarioResult[] = [];
+for (const scenario of options.scenarios) results.push(await runScenario(scenario, options));
+report(results, machine, command);
+const resultsDir = new URL('./results/', import.meta.url).pathname;
+await mkdir(resultsDir, { recursive: true });
+const date = new Date().toISOString().slice(0, 10);
+const jsonPath = await freshPath(resultsDir, date, 'json');
+await writeFile(
+  jsonPath,
+  `${JSON.stringify({ date: new Date().toISOString(), command, machine, options, targets: TARGETS, results }, null, 2)}\n`,
+);
+const svgPath = jsonPath.replace(/\.json$/, '-latency.svg');
+await writeFile(svgPath, latencySvg(results));
+console.log(`\nresults: ${jsonPath}\nchart:   ${svgPath}`);
