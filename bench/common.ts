@@ -1,6 +1,6 @@
 /** What the node benchmarks share: node processes, the raw verify rate, percentiles, process statistics. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -41,14 +41,49 @@ export interface ProcessStats {
   peakRssMiB: number;
 }
 
+interface ProcEntry {
+  ppid: number;
+  /** its own CPU ticks */
+  ticks: number;
+  /** CPU ticks of its children that have exited */
+  reapedTicks: number;
+}
+
+function procEntry(pid: number): ProcEntry | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces): ppid, then utime, stime, cutime, cstime.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return {
+      ppid: Number(fields[1]),
+      ticks: Number(fields[11]) + Number(fields[12]),
+      reapedTicks: Number(fields[13]) + Number(fields[14]),
+    };
+  } catch {
+    return undefined; // gone meanwhile
+  }
+}
+
+/**
+ * CPU seconds used so far by a process and its live children (a node's HTTP API workers, PostgreSQL's
+ * backends), and the process's own peak resident memory.
+ */
 export function processStats(pid: number): ProcessStats {
-  // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]);
+  const root = procEntry(pid);
+  let ticks = root === undefined ? 0 : root.ticks + root.reapedTicks;
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const entry = procEntry(Number(name));
+    if (entry?.ppid === pid) ticks += entry.ticks + entry.reapedTicks;
+  }
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const peakKiB = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? Number.NaN);
   return { cpuSeconds: ticks / CLOCK_TICKS_PER_SECOND, peakRssMiB: peakKiB / 1024 };
+}
+
+/** The postmaster of the PostgreSQL server running on `dataDir`. */
+export function postmasterPid(dataDir: string): number {
+  return Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
 }
 
 /** `bigchaindb start` as its own process, started from `dir` with a config file written there. */
@@ -69,6 +104,7 @@ export async function startBenchNodes(
   dir: string,
   settings: Record<string, unknown>,
   onLine: (node: number, line: string) => void = () => {},
+  nodeArgs: readonly string[] = [],
 ): Promise<BenchNode[]> {
   return Promise.all(
     keys.map(async (keyPair, i) => {
@@ -80,7 +116,7 @@ export async function startBenchNodes(
         ...settings,
       };
       await writeFile(configPath, JSON.stringify(config));
-      const child = spawn(process.execPath, [BIN, '-c', configPath, 'start'], {
+      const child = spawn(process.execPath, [...nodeArgs, BIN, '-c', configPath, 'start'], {
         cwd: dir,
         env: { PATH: process.env.PATH, HOME: dir },
         stdio: ['ignore', 'ignore', 'pipe'],

@@ -16,10 +16,12 @@
  * When is a transaction valid? The nodes log `Write new block <id> with <n> transactions` and `Block <id> is
  * valid`: the decided count is the sum over valid blocks. For latencies, on every block decided valid the
  * client asks `GET /transactions/{id}/status` for the sampled transactions still pending (oldest first, and
- * stopping after 64 in a row are not valid yet); a transaction found valid is timed at that block's decision.
+ * stopping after 64 in a row are not valid yet); a transaction found valid is timed when that sweep began.
  *
- *   npm run bench -- [--scenarios embedded-1,postgresql-1,postgresql-3] [--count 20000] [--concurrency 64]
+ *   npm run bench -- [--scenarios embedded-1,postgresql-1,postgresql-3] [--count 20000] [--concurrency 256]
  *                    [--sample 0.1] [--chains 500] [--hops 4] [--levels 25,50,75] [--load-seconds 10]
+ *                    [--api-workers N]   (server.workers of the PostgreSQL scenarios' nodes)
+ *                    [--profile DIR]     (CPU profiles of the node processes, node --cpu-prof)
  */
 import http from 'node:http';
 import { existsSync } from 'node:fs';
@@ -33,6 +35,7 @@ import { createAndSignTx, lookupInTransactions, type Transaction } from '../src/
 import { startPostgres } from '../test/support/postgres.ts';
 import {
   percentile,
+  postmasterPid,
   processStats,
   rawVerifyRate,
   startBenchNodes,
@@ -61,6 +64,10 @@ interface Options {
   hops: number;
   levels: number[];
   loadSeconds: number;
+  /** server.workers of the PostgreSQL scenarios' nodes; 0: the API in the node process */
+  apiWorkers: number;
+  /** where the node processes write CPU profiles (node --cpu-prof) */
+  profileDir?: string;
 }
 
 function parseOptions(): Options {
@@ -68,12 +75,14 @@ function parseOptions(): Options {
     options: {
       scenarios: { type: 'string', default: SCENARIOS.join(',') },
       count: { type: 'string', default: '20000' },
-      concurrency: { type: 'string', default: '64' },
+      concurrency: { type: 'string', default: '256' },
       sample: { type: 'string', default: '0.1' },
       chains: { type: 'string', default: '500' },
       hops: { type: 'string', default: '4' },
       levels: { type: 'string', default: '25,50,75' },
       'load-seconds': { type: 'string', default: '10' },
+      'api-workers': { type: 'string', default: '0' },
+      profile: { type: 'string' },
     },
   });
   const whole = (name: string, text: string, min: number): number => {
@@ -99,6 +108,8 @@ function parseOptions(): Options {
       .filter(Boolean)
       .map((level) => whole('levels', level, 1)),
     loadSeconds: whole('load-seconds', values['load-seconds'], 1),
+    apiWorkers: whole('api-workers', values['api-workers'], 0),
+    ...(values.profile === undefined ? {} : { profileDir: values.profile }),
   };
   if (options.chains > options.count) throw new Error('--chains must not exceed --count');
   return options;
@@ -183,7 +194,6 @@ class Decisions {
   readonly latencies: number[] = [];
   private sweeping = false;
   private sweepAgain = false;
-  private decisionAt = 0;
   private readonly waiters: { count: number; resolve: () => void }[] = [];
 
   /** asks the statuses; set once the nodes run */
@@ -208,7 +218,6 @@ class Decisions {
     this.counted.add(block);
     this.decided += this.sizes.get(block) ?? 0;
     this.lastDecisionAt = performance.now();
-    this.decisionAt = this.lastDecisionAt;
     for (const waiter of this.waiters.filter((w) => this.decided >= w.count)) {
       this.waiters.splice(this.waiters.indexOf(waiter), 1);
       waiter.resolve();
@@ -253,7 +262,8 @@ class Decisions {
     this.sweeping = true;
     do {
       this.sweepAgain = false;
-      const at = this.decisionAt;
+      // Started on a decision (or by allTracked's poll): a transaction found valid now became valid by then.
+      const at = performance.now();
       let notValidInARow = 0;
       const found = new Set<Pending>();
       for (
@@ -296,19 +306,28 @@ async function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
 
 interface Federation {
   nodes: BenchNode[];
+  /** the PostgreSQL server's postmaster, when there is one */
+  postgresPid?: number;
   description: string;
   close(): Promise<void>;
 }
 
-async function startFederation(name: ScenarioName, decisions: Decisions): Promise<Federation> {
+async function startFederation(
+  name: ScenarioName,
+  decisions: Decisions,
+  options: Options,
+): Promise<Federation> {
   const dir = await mkdtemp(join(tmpdir(), 'bench-http-'));
   const onLine = (_node: number, line: string) => decisions.onLine(line);
+  const nodeArgs =
+    options.profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`];
   if (name === 'embedded-1') {
     const nodes = await startBenchNodes(
       [generateKeyPair()],
       dir,
       { database: { backend: 'embedded', path: join(dir, 'data') } },
       onLine,
+      nodeArgs,
     );
     return {
       nodes,
@@ -329,10 +348,15 @@ async function startFederation(name: ScenarioName, decisions: Decisions): Promis
     user: server.user,
   };
   const keys = Array.from({ length: count }, generateKeyPair);
-  const nodes = await startBenchNodes(keys, dir, { database }, onLine);
+  const workers =
+    options.apiWorkers === 0 ? {} : { server: { bind: '127.0.0.1:0', workers: options.apiWorkers } };
+  const nodes = await startBenchNodes(keys, dir, { database, ...workers }, onLine, nodeArgs);
   return {
     nodes,
-    description: `${count} \`bigchaindb start\` process${count > 1 ? 'es' : ''} sharing a durable PostgreSQL 15 server (fsync on)`,
+    postgresPid: postmasterPid(server.dataDir),
+    description:
+      `${count} \`bigchaindb start\` process${count > 1 ? 'es' : ''} sharing a durable PostgreSQL 15 server (fsync on)` +
+      (options.apiWorkers === 0 ? '' : `, server.workers ${options.apiWorkers}`),
     async close() {
       await Promise.all(nodes.map((node) => node.stop()));
       await server.stop();
@@ -359,6 +383,7 @@ function clientCreates(
 interface CpuSnapshot {
   at: number;
   nodes: ProcessStats[];
+  database?: ProcessStats;
   client: number;
 }
 
@@ -367,13 +392,16 @@ function snapshot(federation: Federation): CpuSnapshot {
   return {
     at: performance.now(),
     nodes: federation.nodes.map((node) => processStats(node.child.pid!)),
+    ...(federation.postgresPid === undefined ? {} : { database: processStats(federation.postgresPid) }),
     client: (usage.user + usage.system) / 1e6,
   };
 }
 
 interface CpuUse {
-  /** per node process: CPU seconds / wall seconds (1.0 = one core busy) */
+  /** per node process (with its HTTP API workers): CPU seconds / wall seconds (1.0 = one core busy) */
   nodes: number[];
+  /** the PostgreSQL server, all its processes */
+  database?: number;
   client: number;
 }
 
@@ -381,6 +409,9 @@ function cpuUse(from: CpuSnapshot, to: CpuSnapshot): CpuUse {
   const wall = (to.at - from.at) / 1000;
   return {
     nodes: to.nodes.map((stats, i) => round((stats.cpuSeconds - from.nodes[i]!.cpuSeconds) / wall, 2)),
+    ...(to.database === undefined || from.database === undefined
+      ? {}
+      : { database: round((to.database.cpuSeconds - from.database.cpuSeconds) / wall, 2) }),
     client: round((to.client - from.client) / wall, 2),
   };
 }
@@ -621,7 +652,7 @@ async function runScenario(name: ScenarioName, options: Options): Promise<Scenar
   );
 
   const decisions = new Decisions();
-  const federation = await startFederation(name, decisions);
+  const federation = await startFederation(name, decisions, options);
   const client = new HttpClient(federation.nodes[0]!.apiUrl, options.concurrency + STATUS_CHECKS_IN_PARALLEL);
   decisions.client = client;
   try {
@@ -701,14 +732,14 @@ function report(results: readonly ScenarioResult[], machine: object, command: st
   console.log(`\n## npm run bench — ${new Date().toISOString().slice(0, 10)}\n`);
   console.log(`\`${command}\`; ${JSON.stringify(machine)}\n`);
   console.log(
-    '| scenario | raw verify/s | CREATE accepted tx/s | CREATE decided tx/s | ratio to raw verify | target | p50 / p95 / p99 POST→valid | node CPU (cores) | client CPU | peak RSS nodes MiB |',
+    '| scenario | raw verify/s | CREATE accepted tx/s | CREATE decided tx/s | ratio to raw verify | target | p50 / p95 / p99 POST→valid | node CPU (cores) | PostgreSQL CPU | client CPU | peak RSS nodes MiB |',
   );
-  console.log('|---|---|---|---|---|---|---|---|---|---|');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of results) {
     const target = r.scenario === 'postgresql-3' ? TARGETS.threeNodes : TARGETS.oneNode;
     console.log(
       `| ${r.scenario} | ${r.rawVerifyPerSecond} | ${r.create.acceptedTxPerSecond} | ${r.create.decidedTxPerSecond} | ${r.ratioDecidedToRawVerify} | ` +
-        `${target} ${r.create.decidedTxPerSecond >= target ? 'met' : 'NOT met'} | ${latencyText(r.create.latency)} | ${r.create.cpu.nodes.join(', ')} | ${r.create.cpu.client} | ${r.peakRssMiB.nodes.join(', ')} |`,
+        `${target} ${r.create.decidedTxPerSecond >= target ? 'met' : 'NOT met'} | ${latencyText(r.create.latency)} | ${r.create.cpu.nodes.join(', ')} | ${r.create.cpu.database ?? '—'} | ${r.create.cpu.client} | ${r.peakRssMiB.nodes.join(', ')} |`,
     );
   }
   console.log(

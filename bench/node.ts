@@ -13,21 +13,20 @@
  *
  *   npm run bench:node -- [--scenarios embedded-1,postgresql-1,postgresql-3] [--count 20000] [--load-seconds 10]
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { generateKeyPair, timestamp, type KeyPair } from '../src/protocol/crypto.ts';
-import { createAndSignTx, createInputCondition, type Transaction } from '../src/protocol/transaction.ts';
+import { generateKeyPair, type KeyPair } from '../src/protocol/crypto.ts';
+import { createAndSignTx, type Transaction } from '../src/protocol/transaction.ts';
 import { Bigchain } from '../src/node/bigchain.ts';
 import { BigchainNode } from '../src/node/node.ts';
-import { VerifyPool } from '../src/node/verify-pool.ts';
 import { PGliteDriver } from '../src/storage/pglite-driver.ts';
 import { PostgresDriver } from '../src/storage/postgres-driver.ts';
 import { Storage } from '../src/storage/storage.ts';
 import { startPostgres, type PostgresServer } from '../test/support/postgres.ts';
+import { percentile, rawVerifyRate, startBenchNodes } from './common.ts';
 
 const SCENARIOS = ['embedded-1', 'postgresql-1', 'postgresql-3'] as const;
 type ScenarioName = (typeof SCENARIOS)[number];
@@ -36,7 +35,6 @@ const POLL_MS = 50;
 const PHASE_TIMEOUT_MS = 15 * 60_000;
 const LOAD_TICK_MS = 100;
 const DURABLE_SETTINGS = { fsync: 'on', full_page_writes: 'on' };
-const BIN = new URL('../bin/bigchaindb.js', import.meta.url).pathname;
 const TARGETS = { oneNode: 8_000, threeNodes: 3_000, p95Ms: 2_000 };
 
 interface Options {
@@ -103,32 +101,7 @@ async function postgresFederation(nodes: number): Promise<Federation> {
     name: 'bench',
     user: server.user,
   };
-  const children: ChildProcess[] = [];
-  const started = keys.map(async (keyPair, i) => {
-    const configPath = join(dir, `node-${i}.json`);
-    const config = {
-      keypair: { public: keyPair.publicKey, private: keyPair.privateKey },
-      keyring: keys.filter((key) => key !== keyPair).map((key) => key.publicKey),
-      database,
-      server: { bind: '127.0.0.1:0' },
-    };
-    await writeFile(configPath, JSON.stringify(config));
-    const child = spawn(process.execPath, [BIN, '-c', configPath, 'start'], {
-      env: { PATH: process.env.PATH, HOME: dir },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    children.push(child);
-    let log = '';
-    await new Promise<void>((resolve, reject) => {
-      child.stderr?.on('data', (chunk: Buffer) => {
-        log += chunk.toString();
-        if (log.includes('Starting BigchainDB main process')) resolve();
-        if (log.length > 100_000) log = log.slice(-50_000);
-      });
-      child.on('exit', (code) => reject(new Error(`node ${i} exited (${code}):\n${log}`)));
-    });
-  });
-  await Promise.all(started);
+  const processes = await startBenchNodes(keys, dir, { database });
   const client = new Storage(
     new PostgresDriver({ host: server.host, port: server.port, name: 'bench', user: server.user }),
     'bench',
@@ -139,8 +112,7 @@ async function postgresFederation(nodes: number): Promise<Federation> {
     description: `${nodes} node process${nodes > 1 ? 'es' : ''} (\`bigchaindb start\`) sharing a durable PostgreSQL server (fsync on)`,
     async close() {
       await client.close();
-      for (const child of children) child.kill('SIGTERM');
-      await Promise.all(children.map((child) => new Promise((resolve) => child.once('exit', resolve))));
+      await Promise.all(processes.map((node) => node.stop()));
       await server.stop();
       await rm(dir, { recursive: true, force: true });
     },
@@ -155,23 +127,6 @@ function makeTransactions(creator: KeyPair, count: number, label: string): Trans
       payload: { bench: label, n } as never,
     }),
   );
-}
-
-async function rawVerifyRate(txs: readonly Transaction[]): Promise<number> {
-  const pool = new VerifyPool(availableParallelism());
-  try {
-    const jobs = txs.map((tx) => ({
-      tx,
-      inputConditions: tx.transaction.fulfillments.map((f) => createInputCondition(f)!),
-      now: timestamp(),
-    }));
-    await pool.verify(jobs.slice(0, 200)); // warm the workers
-    const started = performance.now();
-    await pool.verify(jobs);
-    return jobs.length / ((performance.now() - started) / 1000);
-  } finally {
-    await pool.close();
-  }
 }
 
 /**
@@ -229,10 +184,6 @@ function assignments(txs: readonly Transaction[], keys: readonly KeyPair[], offs
     transaction,
     assignee: keys[(offset + i) % keys.length]!.publicKey,
   }));
-}
-
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 }
 
 function latencies(watcher: ValidWatcher, writtenAt: Map<string, number>): number[] {
