@@ -16,7 +16,8 @@
  * When is a transaction valid? The nodes log `Write new block <id> with <n> transactions` and `Block <id> is
  * valid`: the decided count is the sum over valid blocks. For latencies, on every block decided valid the
  * client asks `GET /transactions/{id}/status` for the sampled transactions still pending (oldest first, and
- * stopping after 64 in a row are not valid yet); a transaction found valid is timed when that sweep began.
+ * stopping after 64 in a row are not valid yet); a transaction found valid is timed at the latest decision
+ * seen before the answer.
  *
  *   npm run bench -- [--scenarios embedded-1,postgresql-1,postgresql-3] [--count 20000] [--concurrency 256]
  *                    [--sample 0.1] [--chains 500] [--hops 4] [--levels 25,50,75] [--load-seconds 10]
@@ -262,27 +263,25 @@ class Decisions {
     this.sweeping = true;
     do {
       this.sweepAgain = false;
-      // Started on a decision (or by allTracked's poll): a transaction found valid now became valid by then.
-      const at = performance.now();
+      // Those pending now; later ones wait for the next sweep.
+      const round = this.pending.slice();
       let notValidInARow = 0;
-      const found = new Set<Pending>();
-      for (
-        let i = 0;
-        i < this.pending.length && notValidInARow < SWEEP_STOP_AFTER;
-        i += STATUS_CHECKS_IN_PARALLEL
-      ) {
-        const chunk = this.pending.slice(i, i + STATUS_CHECKS_IN_PARALLEL);
+      const found = new Map<Pending, number>();
+      for (let i = 0; i < round.length && notValidInARow < SWEEP_STOP_AFTER; i += STATUS_CHECKS_IN_PARALLEL) {
+        const chunk = round.slice(i, i + STATUS_CHECKS_IN_PARALLEL);
         const statuses = await Promise.all(chunk.map((entry) => this.client!.status(entry.id)));
+        // Valid now, so valid since the latest decision seen (its log line comes before this answer).
+        const validSince = this.lastDecisionAt;
         for (const [j, entry] of chunk.entries()) {
           if (statuses[j] === 'valid') {
-            found.add(entry);
+            found.set(entry, Math.max(validSince, entry.postedAt));
             notValidInARow = 0;
           } else notValidInARow++;
         }
       }
       this.pending = this.pending.filter((entry) => !found.has(entry));
-      for (const entry of found) {
-        this.latencies.push(at - entry.postedAt);
+      for (const [entry, validAt] of found) {
+        this.latencies.push(validAt - entry.postedAt);
         entry.resolve?.();
       }
     } while (this.sweepAgain);
