@@ -8,10 +8,30 @@ import { createInterface } from 'node:readline';
 import { timestamp, type KeyPair } from '../src/protocol/crypto.ts';
 import { createInputCondition, type Transaction } from '../src/protocol/transaction.ts';
 import { VerifyPool } from '../src/node/verify-pool.ts';
+import { startPostgres, type PostgresServer } from '../test/support/postgres.ts';
 
 const BIN = new URL('../bin/bigchaindb.js', import.meta.url).pathname;
 /** Linux reports process CPU time in clock ticks of 1/100 s. */
 const CLOCK_TICKS_PER_SECOND = 100;
+
+/**
+ * A throwaway PostgreSQL server as durable as a production one (fsync and full-page writes on), and the
+ * node configuration's `database` section for it.
+ */
+export async function startBenchPostgres(): Promise<{
+  server: PostgresServer;
+  database: Record<string, unknown>;
+}> {
+  const server = await startPostgres({ settings: { fsync: 'on', full_page_writes: 'on' } });
+  const database = {
+    backend: 'postgresql',
+    host: server.host,
+    port: server.port,
+    name: 'bench',
+    user: server.user,
+  };
+  return { server, database };
+}
 
 export function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;

@@ -33,9 +33,9 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { generateKeyPair, type KeyPair } from '../src/protocol/crypto.ts';
 import { createAndSignTx, lookupInTransactions, type Transaction } from '../src/protocol/transaction.ts';
-import { startPostgres } from '../test/support/postgres.ts';
 import {
   percentile,
+  startBenchPostgres,
   postmasterPid,
   processStats,
   rawVerifyRate,
@@ -46,7 +46,6 @@ import {
 
 const SCENARIOS = ['embedded-1', 'postgresql-1', 'postgresql-3'] as const;
 type ScenarioName = (typeof SCENARIOS)[number];
-const DURABLE_SETTINGS = { fsync: 'on', full_page_writes: 'on' };
 const CLIENT_KEYS = 100;
 const STATUS_CHECKS_IN_PARALLEL = 32;
 /** Sampled transactions in a row found not yet valid after which a status sweep stops. */
@@ -338,14 +337,7 @@ async function startFederation(
     };
   }
   const count = name === 'postgresql-3' ? 3 : 1;
-  const server = await startPostgres({ settings: DURABLE_SETTINGS });
-  const database = {
-    backend: 'postgresql',
-    host: server.host,
-    port: server.port,
-    name: 'bench',
-    user: server.user,
-  };
+  const { server, database } = await startBenchPostgres();
   const keys = Array.from({ length: count }, generateKeyPair);
   const workers =
     options.apiWorkers === 0 ? {} : { server: { bind: '127.0.0.1:0', workers: options.apiWorkers } };

@@ -25,8 +25,7 @@ import { BigchainNode } from '../src/node/node.ts';
 import { PGliteDriver } from '../src/storage/pglite-driver.ts';
 import { PostgresDriver } from '../src/storage/postgres-driver.ts';
 import { Storage } from '../src/storage/storage.ts';
-import { startPostgres, type PostgresServer } from '../test/support/postgres.ts';
-import { percentile, rawVerifyRate, startBenchNodes } from './common.ts';
+import { percentile, rawVerifyRate, startBenchNodes, startBenchPostgres } from './common.ts';
 
 const SCENARIOS = ['embedded-1', 'postgresql-1', 'postgresql-3'] as const;
 type ScenarioName = (typeof SCENARIOS)[number];
@@ -34,7 +33,6 @@ const WRITE_CHUNK = 1000;
 const POLL_MS = 50;
 const PHASE_TIMEOUT_MS = 15 * 60_000;
 const LOAD_TICK_MS = 100;
-const DURABLE_SETTINGS = { fsync: 'on', full_page_writes: 'on' };
 const TARGETS = { oneNode: 8_000, threeNodes: 3_000, p95Ms: 2_000 };
 
 interface Options {
@@ -91,16 +89,9 @@ async function embeddedFederation(): Promise<Federation> {
 }
 
 async function postgresFederation(nodes: number): Promise<Federation> {
-  const server: PostgresServer = await startPostgres({ settings: DURABLE_SETTINGS });
+  const { server, database } = await startBenchPostgres();
   const dir = await mkdtemp(join(tmpdir(), 'bench-node-'));
   const keys = Array.from({ length: nodes }, generateKeyPair);
-  const database = {
-    backend: 'postgresql',
-    host: server.host,
-    port: server.port,
-    name: 'bench',
-    user: server.user,
-  };
   const processes = await startBenchNodes(keys, dir, { database });
   const client = new Storage(
     new PostgresDriver({ host: server.host, port: server.port, name: 'bench', user: server.user }),
