@@ -152,7 +152,13 @@ class HttpClient {
           );
         },
       );
-      req.on('error', reject);
+      req.on('error', (error: NodeJS.ErrnoException) => {
+        // The server closed an idle keep-alive connection as it was reused: send again on a fresh one
+        // (a POST sent twice is answered 200, already waiting).
+        if (req.reusedSocket && error.code === 'ECONNRESET')
+          this.request(method, path, body).then(resolve, reject);
+        else reject(error);
+      });
       req.end(body);
     });
   }
