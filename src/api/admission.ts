@@ -1,20 +1,18 @@
 import { timestamp } from '../protocol/crypto.ts';
 import { createInputCondition, type Transaction } from '../protocol/transaction.ts';
 import { checkTransactionHash, checkTransactionShape, computeTransactionId } from '../protocol/validation.ts';
-import { OperationError } from '../protocol/validation-errors.ts';
+import { OperationError, ReplayError } from '../protocol/validation-errors.ts';
 import type { Bigchain } from '../node/bigchain.ts';
 import { selectTransactions } from '../node/block-builder.ts';
 import type { VerifiedSignatures } from '../node/verified-signatures.ts';
 import type { VerifyJob, VerifyPool } from '../node/verify-pool.ts';
 
 /** What the node answers a POSTed transaction that it accepted. */
-export interface Admitted {
-  /** the transaction as stored (a client CREATE becomes the node's own) */
-  transaction: Transaction;
-  /** false: the same transaction was already waiting in the backlog */
-  inserted: boolean;
-  assignee: string;
-}
+export type Admitted =
+  /** the transaction as stored (a client CREATE becomes the node's own), and the node to put it in a block */
+  | { transaction: Transaction; inserted: true; assignee: string }
+  /** the same transaction was already waiting in the backlog, or (a client CREATE sent again) in a block */
+  | { transaction: Transaction; inserted: false };
 
 /** Most POSTs handled in one round: one chain lookup, one signature batch, one backlog insert. */
 const MAX_BATCH = 500;
@@ -76,6 +74,7 @@ export class Admission {
     // 1. Shape; client CREATEs: id and the client's signature (on the workers).
     const shaped: { submission: Submission; tx: Transaction }[] = [];
     const clientCreates: { submission: Submission; job: VerifyJob }[] = [];
+    const nodeCreates = new Set<string>();
     for (const submission of round) {
       try {
         const tx = checkTransactionShape(submission.body);
@@ -93,8 +92,13 @@ export class Admission {
         continue;
       }
       const [fulfillment] = job.tx.transaction.fulfillments;
-      const payload = job.tx.transaction.data.payload;
-      const created = b.createTransaction(b.me, fulfillment!.owners_before, null, 'CREATE', { payload });
+      const created = b.createTransaction(b.me, fulfillment!.owners_before, null, 'CREATE', {
+        payload: job.tx.transaction.data.payload,
+        // From the client's transaction, not fresh: the same request sent again (a client retrying after a
+        // lost answer) makes the same transaction, which is stored once instead of minting a second asset.
+        uuid: uuidFrom(job.tx.id),
+        timestamp: job.tx.transaction.timestamp,
+      });
       const signed = await b.signTransaction(created, b.mePrivate);
       // Signed here a moment ago: nothing to check.
       this.verified?.add({
@@ -103,6 +107,7 @@ export class Admission {
         now,
       });
       shaped.push({ submission, tx: signed });
+      nodeCreates.add(signed.id);
     }
 
     // 2. Against the chain and each other; the same transaction twice in a round is one candidate.
@@ -120,7 +125,12 @@ export class Admission {
       ...(this.verified === undefined ? {} : { verified: this.verified }),
     });
     for (const { transaction, reason } of selection.rejected) {
-      for (const submission of byId.get((transaction as Transaction).id) ?? []) submission.reject(reason);
+      const tx = transaction as Transaction;
+      const alreadyDone = reason instanceof ReplayError && nodeCreates.has(tx.id);
+      for (const submission of byId.get(tx.id) ?? []) {
+        if (alreadyDone) submission.resolve({ transaction: tx, inserted: false });
+        else submission.reject(reason);
+      }
     }
 
     // 3. One INSERT for the round.
@@ -129,10 +139,23 @@ export class Admission {
     const inserted = new Set(written.inserted);
     for (const { transaction, assignee } of entries) {
       const [first, ...copies] = byId.get(transaction.id) ?? [];
-      first?.resolve({ transaction, inserted: inserted.has(transaction.id), assignee });
-      for (const copy of copies) copy.resolve({ transaction, inserted: false, assignee });
+      first?.resolve(
+        inserted.has(transaction.id)
+          ? { transaction, inserted: true, assignee }
+          : { transaction, inserted: false },
+      );
+      for (const copy of copies) copy.resolve({ transaction, inserted: false });
     }
   }
+}
+
+/** A UUID (version-5 layout) made from a transaction id, itself a SHA3-256 hash. */
+function uuidFrom(id: string): string {
+  const hex = id.slice(0, 32).split('');
+  hex[12] = '5';
+  hex[16] = ((Number.parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16);
+  const text = hex.join('');
+  return `${text.slice(0, 8)}-${text.slice(8, 12)}-${text.slice(12, 16)}-${text.slice(16, 20)}-${text.slice(20)}`;
 }
 
 /** The check of a client's CREATE: one fulfillment, by its first owner, over the transaction as sent. */

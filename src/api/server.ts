@@ -133,10 +133,9 @@ function routes(options: ApiOptions): Route[] {
           if (error instanceof ValidationError) throw new HttpError(400, `${error.name}: ${error.message}`);
           throw error;
         }
-        const { transaction, inserted, assignee } = admitted;
-        return inserted
-          ? { status: 201, body: { ...transaction, assignee } }
-          : { status: 200, body: transaction };
+        return admitted.inserted
+          ? { status: 201, body: { ...admitted.transaction, assignee: admitted.assignee } }
+          : { status: 200, body: admitted.transaction };
       },
     },
     {

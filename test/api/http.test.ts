@@ -165,6 +165,10 @@ describe('the HTTP API of a running node', () => {
     const created = await post(clientCreate);
     assert.equal(created.status, 201);
     const create = created.body as unknown as Transaction & { assignee: string };
+    // Sent again (a client retrying after a lost answer): the same node CREATE, stored once.
+    const again = await post(clientCreate);
+    assert.equal(again.status, 200);
+    assert.deepEqual(again.body, { id: create.id, transaction: create.transaction });
     assert.equal(create.assignee, node.keyPair.publicKey);
     assert.deepEqual(
       create.transaction.fulfillments[0]!.owners_before,
@@ -177,6 +181,9 @@ describe('the HTTP API of a running node', () => {
     await untilValid(create.id);
     const stored: Transaction = { id: create.id, transaction: create.transaction };
     assert.deepEqual((await call('GET', `/api/v1/transactions/${create.id}/`)).body, stored);
+    const afterItsBlock = await post(clientCreate);
+    assert.equal(afterItsBlock.status, 200, 'still the same asset once in a block, not a second one');
+    assert.deepEqual(afterItsBlock.body, stored);
 
     const lookup = lookupInTransactions([stored]);
     const transfer = (to: string) =>
