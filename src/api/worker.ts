@@ -27,6 +27,7 @@ process.once('message', (message: ToWorker) => {
     const bigchain = await Bigchain.open(config);
     // One signature-check thread of its own: the worker process is already one of several.
     const pool = new VerifyPool(1);
+    await pool.ready();
     const api = createApiServer({
       bigchain,
       admission: new Admission(bigchain, pool),

@@ -59,6 +59,12 @@ export class BigchainNode {
       if (!(error instanceof GenesisBlockAlreadyExistsError)) throw error;
     }
     const pool = new VerifyPool(options.verifyWorkers ?? availableParallelism());
+    try {
+      await pool.ready();
+    } catch (error) {
+      await pool.close();
+      throw error;
+    }
     const verified = new VerifiedSignatures();
     const builtBlocks = new BoundedSet<string>(BUILT_BLOCKS_REMEMBERED);
     const supervisor = new Supervisor(log);

@@ -24,10 +24,9 @@ export interface WorkerRequest {
   jobs: VerifyJob[];
 }
 
-export interface WorkerReply {
-  id: number;
-  results: (WorkerFailure | null)[];
-}
+export type WorkerReply =
+  /** sent once, when the worker has loaded its code */
+  { ready: true } | { id: number; results: (WorkerFailure | null)[] };
 
 /** A worker died or could not start; its jobs were not checked. */
 export class VerifyPoolError extends BigchainDBError {}
@@ -40,7 +39,17 @@ const BOOTSTRAP = `
 const { workerData } = require('node:worker_threads');
 import(workerData.tsx).then((tsx) => { tsx.register(); return import(workerData.entry); });
 `;
-const WORKER_DATA = {
+interface WorkerData {
+  /** tsx's API, as a URL */
+  tsx: string;
+  /** the worker module, as a URL */
+  entry: string;
+}
+
+const RESPAWN_MIN_MS = 100;
+const RESPAWN_MAX_MS = 10_000;
+
+const WORKER_DATA: WorkerData = {
   tsx: import.meta.resolve('tsx/esm/api'),
   entry: new URL('./verify-worker.ts', import.meta.url).href,
 };
@@ -71,19 +80,38 @@ interface Pending {
 class PoolWorker {
   readonly worker: Worker;
   readonly pending = new Map<number, Pending>();
+  /** resolves when the worker has loaded its code; rejects if it dies before */
+  readonly ready: Promise<void>;
+  started = false;
 
-  constructor(onExit: (self: PoolWorker, error: Error) => void) {
-    this.worker = new Worker(BOOTSTRAP, { eval: true, workerData: WORKER_DATA });
+  constructor(workerData: WorkerData, onExit: (self: PoolWorker, error: Error) => void) {
+    this.worker = new Worker(BOOTSTRAP, { eval: true, workerData });
     // An idle pool must not keep the process alive; a busy one must, until its answers are in.
     this.worker.unref();
+    let started: () => void = () => {};
+    let failed: (error: Error) => void = () => {};
+    this.ready = new Promise((resolve, reject) => {
+      started = resolve;
+      failed = reject;
+    });
+    this.ready.catch(() => {}); // observed by whoever awaits it; a dead worker is reported through onExit too
     this.worker.on('message', (reply: WorkerReply) => {
+      if ('ready' in reply) {
+        this.started = true;
+        started();
+        return;
+      }
       const pending = this.pending.get(reply.id);
       this.pending.delete(reply.id);
       if (this.pending.size === 0) this.worker.unref();
       pending?.resolve(reply.results);
     });
-    this.worker.on('error', (error) => onExit(this, error));
-    this.worker.on('exit', (code) => onExit(this, new Error(`verify worker exited with code ${code}`)));
+    const exit = (error: Error) => {
+      failed(error);
+      onExit(this, error);
+    };
+    this.worker.on('error', exit);
+    this.worker.on('exit', (code) => exit(new Error(`verify worker exited with code ${code}`)));
   }
 
   send(request: WorkerRequest): Promise<(WorkerFailure | null)[]> {
@@ -106,25 +134,56 @@ class PoolWorker {
  * the order of the jobs. A worker that dies fails its chunk (VerifyPoolError) and is replaced.
  */
 export class VerifyPool {
-  private readonly workers: PoolWorker[] = [];
+  /** a slot is empty while its dead worker waits to be replaced */
+  private readonly workers: (PoolWorker | undefined)[] = [];
   private nextId = 0;
   private closed = false;
+  /** workers in a row that died before they loaded: each waits twice as long to be replaced */
+  private startFailures = 0;
+  private lastFailure: Error | undefined;
+  private readonly workerData: WorkerData;
   /** transactions checked so far (the benchmark's verify rate, and how tests see nothing was checked twice) */
   checked = 0;
 
-  constructor(readonly size: number = availableParallelism()) {
+  constructor(
+    readonly size: number = availableParallelism(),
+    options: { workerEntry?: string } = {},
+  ) {
     if (!Number.isInteger(size) || size < 1)
       throw new RangeError(`a verify pool needs at least 1 worker, not ${size}`);
+    this.workerData = {
+      ...WORKER_DATA,
+      ...(options.workerEntry === undefined ? {} : { entry: options.workerEntry }),
+    };
     for (let i = 0; i < size; i++) this.workers.push(this.spawn());
+  }
+
+  /**
+   * Resolves once every worker has loaded its code; rejects with the reason when one cannot (a node checks
+   * this before it runs, rather than failing every block later).
+   */
+  async ready(): Promise<void> {
+    try {
+      await Promise.all(this.workers.map((pooled) => pooled?.ready));
+    } catch (error) {
+      throw new VerifyPoolError(
+        `the signature-check workers cannot start: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
   }
 
   /** null for each job whose fulfillments are all valid, else the ValidationError it failed with. */
   async verify(jobs: readonly VerifyJob[]): Promise<(ValidationError | null)[]> {
     if (this.closed) throw new VerifyPoolError('the verify pool is closed');
     if (jobs.length === 0) return [];
+    const live = this.workers.filter((pooled): pooled is PoolWorker => pooled !== undefined);
+    if (live.length === 0)
+      throw new VerifyPoolError(
+        `no signature-check worker is running: ${this.lastFailure?.message ?? 'unknown'}`,
+      );
     this.checked += jobs.length;
-    const chunkSize = Math.ceil(jobs.length / this.workers.length);
-    const chunks = this.workers
+    const chunkSize = Math.ceil(jobs.length / live.length);
+    const chunks = live
       .map((worker, i) => ({ worker, jobs: jobs.slice(i * chunkSize, (i + 1) * chunkSize) }))
       .filter((chunk) => chunk.jobs.length > 0);
     const results = await Promise.all(
@@ -136,16 +195,31 @@ export class VerifyPool {
   async close(): Promise<void> {
     this.closed = true;
     const workers = this.workers.splice(0);
-    await Promise.all(workers.map((pooled) => pooled.worker.terminate()));
+    await Promise.all(workers.map((pooled) => pooled?.worker.terminate()));
   }
 
   private spawn(): PoolWorker {
-    return new PoolWorker((dead, error) => {
+    return new PoolWorker(this.workerData, (dead, error) => {
       const index = this.workers.indexOf(dead);
       if (index === -1) return;
+      this.lastFailure = error;
       dead.failAll(new VerifyPoolError(`a signature-check worker failed: ${error.message}`));
       if (this.closed) return;
-      this.workers[index] = this.spawn();
+      // A worker that crashed is replaced at once; one that could not even load would fail the same way
+      // again, so its replacement waits, longer each time (no thread spawned in a tight loop).
+      this.startFailures = dead.started ? 0 : this.startFailures + 1;
+      const wait =
+        this.startFailures === 0
+          ? 0
+          : Math.min(RESPAWN_MAX_MS, RESPAWN_MIN_MS * 2 ** (this.startFailures - 1));
+      if (wait === 0) {
+        this.workers[index] = this.spawn();
+        return;
+      }
+      this.workers[index] = undefined;
+      setTimeout(() => {
+        if (!this.closed) this.workers[index] = this.spawn();
+      }, wait).unref();
     });
   }
 }

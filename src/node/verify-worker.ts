@@ -24,3 +24,4 @@ parentPort?.on('message', (request: WorkerRequest) => {
   const reply: WorkerReply = { id: request.id, results: request.jobs.map(check) };
   parentPort?.postMessage(reply);
 });
+parentPort?.postMessage({ ready: true } satisfies WorkerReply);

@@ -70,6 +70,7 @@ describe('verify pool (signature checks on worker threads)', () => {
     const jobs = Array.from({ length: 400 }, () => job(chain.create(owner)));
     const crashing = new VerifyPool(2);
     try {
+      await crashing.ready();
       // Reaching into the pool: nothing in its API kills a worker, which is the point.
       const { workers } = crashing as unknown as { workers: { worker: Worker }[] };
       const pending = crashing.verify(jobs);
@@ -83,6 +84,30 @@ describe('verify pool (signature checks on worker threads)', () => {
       assert.ok(again.length === 400 && again.every((result) => result === null), 'the replacement works');
     } finally {
       await crashing.close();
+    }
+  });
+
+  test('workers that cannot load: ready() says why, work is refused, and they are not respawned in a loop', async () => {
+    const broken = new VerifyPool(2, { workerEntry: new URL('./no-such-worker.ts', import.meta.url).href });
+    try {
+      await assert.rejects(broken.ready(), (error: Error) => {
+        assert.ok(error instanceof VerifyPoolError);
+        assert.match(error.message, /^the signature-check workers cannot start: .*no-such-worker/);
+        return true;
+      });
+      await assert.rejects(broken.verify([job(chain.create(generateKeyPair().publicKey))]), VerifyPoolError);
+      // Replacements wait 100 ms, then 200, 400, …: in one second a handful of threads, not hundreds.
+      const spawned = { count: 0 };
+      const counting = broken as unknown as { spawn(): unknown };
+      const spawn = counting.spawn.bind(broken);
+      counting.spawn = () => {
+        spawned.count++;
+        return spawn();
+      };
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      assert.ok(spawned.count <= 10, `${spawned.count} workers spawned in a second`);
+    } finally {
+      await broken.close();
     }
   });
 
