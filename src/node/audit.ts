@@ -119,6 +119,7 @@ interface BlockRow {
   block_timestamp: string;
   tx_count: number;
   doc: string;
+  voters: string;
 }
 
 interface VoteRow {
@@ -188,7 +189,7 @@ class Audit {
     }
     await this.session.query(
       `DECLARE bigchaindb_audit_blocks NO SCROLL CURSOR FOR
-       SELECT id, status, node_pubkey, block_timestamp, tx_count, doc FROM blocks ORDER BY seq`,
+       SELECT id, status, node_pubkey, block_timestamp, tx_count, doc, voters FROM blocks ORDER BY seq`,
     );
     // One batch's signatures are checked on the pool while the next batch is read and checked here; no
     // more than one is in flight, so memory stays bounded.
@@ -779,6 +780,8 @@ function differingBlockColumns(row: BlockRow, block: Block): string[] {
     row.node_pubkey === block.block.node_pubkey ? undefined : 'node_pubkey',
     row.block_timestamp === block.block.timestamp ? undefined : 'block_timestamp',
     Number(row.tx_count) === block.block.transactions.length ? undefined : 'tx_count',
+    // The election counts the votes against this column, not the document.
+    safely(() => serialize(block.block.voters) === row.voters, false) ? undefined : 'voters',
   ].filter((column) => column !== undefined);
 }
 

@@ -7,13 +7,17 @@ export type JsonObject = { [key: string]: JsonValue };
 /** Deeper structures are refused rather than risking a stack overflow on hostile input. */
 export const MAX_JSON_DEPTH = 256;
 
-const SURROGATE = /[\uD800-\uDFFF]/;
+const PLAIN_KEY = /^[A-Za-z_$][\w$]*$/;
+
+/** A quick test for the characters worth a closer look: U+0000 and any surrogate. */
+const SUSPECT = /[\u0000\uD800-\uDFFF]/;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /**
  * RFC 8785 (JSON Canonicalization Scheme): object keys sorted by UTF-16 code units, no whitespace,
  * minimal string escapes, numbers in ECMAScript form. Integers outside ±(2^53−1), non-finite numbers
- * and lone surrogates cannot round-trip and are refused (PROTOCOL R2). Properties whose value is
+ * and lone surrogates cannot round-trip and are refused (PROTOCOL R2); so is U+0000 in any string, key or
+ * value, which PostgreSQL's `json`/`jsonb` cannot read back. Properties whose value is
  * `undefined` are omitted, exactly as `JSON.stringify` and a JSON round trip would.
  */
 export function serialize(value: unknown): string {
@@ -48,8 +52,10 @@ function quoteKey(key: string): string {
 function write(value: unknown, depth: number): string {
   switch (typeof value) {
     case 'string':
-      if (SURROGATE.test(value) && LONE_SURROGATE.test(value))
-        throw new Refusal('string contains a lone surrogate');
+      if (SUSPECT.test(value)) {
+        if (value.includes('\u0000')) throw new Refusal('string contains U+0000 (NUL)');
+        if (LONE_SURROGATE.test(value)) throw new Refusal('string contains a lone surrogate');
+      }
       return JSON.stringify(value);
     case 'number':
       if (!Number.isFinite(value)) throw new Refusal(`${value} is not a finite number`);
@@ -88,7 +94,9 @@ function write(value: unknown, depth: number): string {
         try {
           out += quoteKey(key) + ':' + write(item, depth + 1);
         } catch (error) {
-          if (error instanceof Refusal) error.segments.push(`.${key}`);
+          // A key that is not a plain name is quoted, so a path never carries a raw control character.
+          if (error instanceof Refusal)
+            error.segments.push(PLAIN_KEY.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`);
           throw error;
         }
       }

@@ -35,7 +35,7 @@ import { verifyVoteSignature, type Vote } from '../protocol/vote.ts';
 import { DatabaseAlreadyExists, DatabaseDoesNotExist, StorageError } from './errors.ts';
 import { DerivedRows } from './rows.ts';
 import { PARTITIONED_TABLES } from './schema.ts';
-import { blockVoters, insertDerivedRows, type BlockStatus, type Storage } from './storage.ts';
+import { blockVoters, forEachRow, insertDerivedRows, type BlockStatus, type Storage } from './storage.ts';
 
 export const BACKUP_FORMAT = 'bigchaindb-backup';
 export const BACKUP_VERSION = 1;
@@ -173,38 +173,33 @@ export async function backup(
     await write(`${JSON.stringify(header)}\n`);
     const done: BackupProgress = { blocks: 0, votes: 0 };
 
-    await session.query(
-      'DECLARE bigchaindb_backup_blocks NO SCROLL CURSOR FOR SELECT id, status, doc FROM blocks ORDER BY seq',
-    );
-    for (;;) {
-      const rows = await session.query<{ id: string; status: BlockStatus; doc: string }>(
-        `FETCH FORWARD ${batchSize} FROM bigchaindb_backup_blocks`,
-      );
-      if (rows.length === 0) break;
-      if (done.blocks === 0 && rows[0]?.id !== meta.value) {
-        throw new StorageError(
-          `the first stored block is ${rows[0]?.id}, not the genesis block ${meta.value}`,
+    await forEachRow<{ id: string; status: BlockStatus; doc: string }>(
+      session,
+      'SELECT b.id, b.status, b.doc FROM blocks b ORDER BY b.seq',
+      batchSize,
+      async (rows) => {
+        if (done.blocks === 0 && rows[0]?.id !== meta.value) {
+          throw new StorageError(
+            `the first stored block is ${rows[0]?.id}, not the genesis block ${meta.value}`,
+          );
+        }
+        await write(
+          rows.map((row) => `{"block":${row.doc},"status":${JSON.stringify(row.status)}}\n`).join(''),
         );
-      }
-      await write(
-        rows.map((row) => `{"block":${row.doc},"status":${JSON.stringify(row.status)}}\n`).join(''),
-      );
-      done.blocks += rows.length;
-      options.onProgress?.({ ...done });
-    }
-
-    await session.query(
-      'DECLARE bigchaindb_backup_votes NO SCROLL CURSOR FOR SELECT doc FROM votes ORDER BY seq',
+        done.blocks += rows.length;
+        options.onProgress?.({ ...done });
+      },
     );
-    for (;;) {
-      const rows = await session.query<{ doc: string }>(
-        `FETCH FORWARD ${batchSize} FROM bigchaindb_backup_votes`,
-      );
-      if (rows.length === 0) break;
-      await write(rows.map((row) => `{"vote":${row.doc}}\n`).join(''));
-      done.votes += rows.length;
-      options.onProgress?.({ ...done });
-    }
+    await forEachRow<{ doc: string }>(
+      session,
+      'SELECT v.doc FROM votes v ORDER BY v.seq',
+      batchSize,
+      async (rows) => {
+        await write(rows.map((row) => `{"vote":${row.doc}}\n`).join(''));
+        done.votes += rows.length;
+        options.onProgress?.({ ...done });
+      },
+    );
 
     await write(`${JSON.stringify({ end: done })}\n`);
     return { genesisBlock: meta.value, ...done };
@@ -546,7 +541,6 @@ function parseEndLine(line: NumberedLine, value: Record<string, unknown>): Backu
   return { blocks: end.blocks as number, votes: end.votes as number };
 }
 
-/** The voters named by each stored block, for verifying votes without loading whole blocks. */
 /** Verifies a batch of votes against their stored blocks, then stores it in one writeVotes call. */
 async function storeVotes(storage: Storage, batch: readonly NumberedVote[]): Promise<number> {
   const blockIds = [...new Set(batch.map((entry) => entry.vote.vote.voting_for_block))];
@@ -616,8 +610,8 @@ async function checkStatuses(storage: Storage, blockLines: LineRuns, batchSize: 
   let rank = 0;
   for (;;) {
     const rows = await storage.driver.query<{ id: string; seq: string; status: BlockStatus; voters: string }>(
-      `SELECT id, seq::text AS seq, status, (doc::json #> '{block,voters}')::text AS voters FROM blocks
-       WHERE seq > $1::bigint ORDER BY seq LIMIT $2`,
+      `SELECT b.id, b.seq::text AS seq, b.status, b.voters FROM blocks b
+       WHERE b.seq > $1::bigint ORDER BY b.seq LIMIT $2`,
       [after, batchSize],
     );
     if (rows.length === 0) return;
@@ -689,9 +683,9 @@ export async function pruneAfterLastValidBlock(storage: Storage): Promise<PruneR
   if (!(await storage.isInitialized())) throw notInitialised(storage);
   const result = await storage.driver.transaction(async (session) => {
     const [last] = await session.query<{ id: string; seq: string }>(
-      `SELECT id, seq::text AS seq FROM blocks
-       WHERE status = 'valid' OR id = (SELECT value FROM bigchaindb_meta WHERE key = 'genesis_block')
-       ORDER BY seq DESC LIMIT 1`,
+      `SELECT b.id, b.seq::text AS seq FROM blocks b
+       WHERE b.status = 'valid' OR b.id = (SELECT value FROM bigchaindb_meta WHERE key = 'genesis_block')
+       ORDER BY b.seq DESC LIMIT 1`,
     );
     if (last === undefined) throw new StorageError(`Database \`${storage.name}\` has no genesis block`);
     const deleted = await session.query<{ id: string }>(
@@ -731,23 +725,22 @@ export async function rebuildDerivedRows(
   if (!(await storage.isInitialized())) throw notInitialised(storage);
   const result = await storage.driver.transaction(async (session) => {
     await session.query('TRUNCATE transactions, outputs, spends');
-    await session.query(
-      'DECLARE bigchaindb_rebuild NO SCROLL CURSOR FOR SELECT id, status, doc FROM blocks ORDER BY seq',
-    );
     const totals: RebuildResult = { blocks: 0, transactions: 0, outputs: 0, spends: 0 };
-    for (;;) {
-      const stored = await session.query<{ status: BlockStatus; doc: string }>(
-        `FETCH FORWARD ${batchSize} FROM bigchaindb_rebuild`,
-      );
-      if (stored.length === 0) return totals;
-      const rows = new DerivedRows();
-      for (const { status, doc } of stored) rows.add(JSON.parse(doc) as Block, status !== 'invalid');
-      const written = await insertDerivedRows(session, rows);
-      totals.blocks += stored.length;
-      totals.transactions += written.transactions;
-      totals.outputs += written.outputs;
-      totals.spends += written.spends;
-    }
+    await forEachRow<{ status: BlockStatus; doc: string }>(
+      session,
+      'SELECT b.status, b.doc FROM blocks b ORDER BY b.seq',
+      batchSize,
+      async (stored) => {
+        const rows = new DerivedRows();
+        for (const { status, doc } of stored) rows.add(JSON.parse(doc) as Block, status !== 'invalid');
+        const written = await insertDerivedRows(session, rows);
+        totals.blocks += stored.length;
+        totals.transactions += written.transactions;
+        totals.outputs += written.outputs;
+        totals.spends += written.spends;
+      },
+    );
+    return totals;
   });
   await storage.analyze();
   return result;

@@ -31,7 +31,7 @@ export async function openDriver(config: DatabaseConfig): Promise<SqlDriver> {
 /**
  * Opens the configured database. With `create` (init, start) a database that does not exist yet is created
  * first: the PostgreSQL database, or the embedded data directory. Without it, a missing embedded data
- * directory is reported rather than created.
+ * directory is reported rather than created. A database made by an earlier version is upgraded.
  */
 export async function openStorage(
   config: DatabaseConfig,
@@ -41,5 +41,12 @@ export async function openStorage(
   if (config.backend === 'postgresql' && options.create) await createDatabaseIfMissing(config);
   const missing = config.path !== IN_MEMORY_PATH && !existsSync(config.path);
   if (config.backend === 'embedded' && !options.create && missing) throw DatabaseDoesNotExist.named(name);
-  return new Storage(await openDriver(config), name);
+  const storage = new Storage(await openDriver(config), name);
+  try {
+    await storage.upgrade();
+  } catch (error) {
+    await storage.close();
+    throw error;
+  }
+  return storage;
 }

@@ -8,9 +8,15 @@
  * whatever the writers race (see Storage.writeBlock).
  *
  * `seq` (insertion order) and `xid` (the writing transaction) drive the changefeed: see changefeed.ts.
+ *
+ * Nothing is read by parsing a stored document in SQL (`doc::json`): what queries need (a block's voters,
+ * its status) has a column of its own, so no content of a document can make a query fail. `blocks.voters`
+ * is the canonical JSON array of the block's voters; it is the last column, where an upgrade of a version-1
+ * database adds it, so every database has the same column order (set-shards copies with SELECT *).
  */
 
-export const SCHEMA_VERSION = '1';
+/** 2: blocks.voters (the election reads voters from a column, never by parsing a block's text in SQL). */
+export const SCHEMA_VERSION = '2';
 
 /** Tables that set-shards hash-partitions, each by the key every lookup of it names. */
 export const PARTITIONED_TABLES = {
@@ -42,6 +48,7 @@ const COLUMNS: Record<PartitionedTable, string> = {
     tx_count integer NOT NULL,
     status text NOT NULL DEFAULT 'undecided' CHECK (status IN ('undecided', 'valid', 'invalid')),
     doc text NOT NULL,
+    voters text NOT NULL,
     PRIMARY KEY (id)`,
   transactions: `
     tx_id text NOT NULL,

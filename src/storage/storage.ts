@@ -15,6 +15,7 @@ import {
   BlockConflictError,
   DatabaseAlreadyExists,
   DatabaseDoesNotExist,
+  StorageError,
   type BlockConflict,
 } from './errors.ts';
 import { blockText, DerivedRows } from './rows.ts';
@@ -89,6 +90,8 @@ const ANALYZE_MIN_ROWS = 10_000;
 const ANALYZE_GROWTH = 0.2;
 /** the advisory lock key that serializes init across processes ("bcdb" in ASCII) */
 const INIT_LOCK = 0x6263_6462;
+/** blocks read per batch while upgrading */
+const UPGRADE_BATCH = 200;
 
 function partition<T>(all: readonly T[], kept: ReadonlySet<T>): WriteResult {
   const inserted: string[] = [];
@@ -167,6 +170,54 @@ export class Storage {
         [SCHEMA_VERSION, genesis.id],
       );
       await this.insertBlock(session, genesis);
+    });
+  }
+
+  /**
+   * Brings a database made by an earlier version of this software to the current schema, in one
+   * transaction under the init lock (so nodes of a federation starting together upgrade it once). Returns
+   * the version it upgraded from, or undefined when there was nothing to do. A database from a newer
+   * version is refused: this code would misread it.
+   */
+  async upgrade(): Promise<{ from: string } | undefined> {
+    if (!(await this.isInitialized())) return undefined;
+    if ((await this.meta('schema_version')) === SCHEMA_VERSION) return undefined;
+    return this.transaction(async (session) => {
+      await session.query('SELECT pg_advisory_xact_lock($1)', [INIT_LOCK]);
+      const [row] = await session.query<{ value: string }>(
+        "SELECT value FROM bigchaindb_meta WHERE key = 'schema_version'",
+      );
+      const from = row?.value ?? '?';
+      if (from === SCHEMA_VERSION) return undefined;
+      if (from !== '1') {
+        throw new StorageError(
+          `Database \`${this.name}\` has schema version ${from}, which this node (schema ${SCHEMA_VERSION}) cannot read: ` +
+            'run the version of BigchainDB that wrote it',
+          { database: this.name, schemaVersion: from },
+        );
+      }
+      // 1 → 2: blocks.voters, filled from each block's document as parsed here, not in SQL.
+      await session.query('ALTER TABLE blocks ADD COLUMN voters text');
+      await forEachRow<{ id: string; doc: string }>(
+        session,
+        'SELECT id, doc FROM blocks ORDER BY seq',
+        UPGRADE_BATCH,
+        async (rows) => {
+          await session.query(
+            `UPDATE blocks b SET voters = u.voters FROM unnest($1::text[], $2::text[]) AS u(id, voters)
+             WHERE b.id = u.id`,
+            [
+              rows.map((block) => block.id),
+              rows.map((block) => serialize((JSON.parse(block.doc) as Block).block.voters)),
+            ],
+          );
+        },
+      );
+      await session.query('ALTER TABLE blocks ALTER COLUMN voters SET NOT NULL');
+      await session.query("UPDATE bigchaindb_meta SET value = $1 WHERE key = 'schema_version'", [
+        SCHEMA_VERSION,
+      ]);
+      return { from };
     });
   }
 
@@ -288,7 +339,8 @@ export class Storage {
         [
           ids,
           rejections.map((rejection) => rejection.reason),
-          rejections.map((r) => serialize(r.transaction)),
+          // Kept for the record, not hashed: plain JSON, which also holds what serialize refuses.
+          rejections.map((r) => JSON.stringify(r.transaction)),
         ],
       );
       await session.query('DELETE FROM backlog WHERE tx_id = ANY($1::text[])', [ids]);
@@ -403,15 +455,26 @@ export class Storage {
       await session.query('UPDATE spends SET live = false WHERE block_id = $1', [id]);
       await session.query('UPDATE outputs SET live = false WHERE block_id = $1', [id]);
       if (options.requeue === false) return { decided: true, requeued: [] };
+      // The timestamps are read here, not by parsing the documents in SQL: see schema.ts.
+      const orphans = await session.query<{ tx_id: string; doc: string }>(
+        `SELECT t.tx_id, t.doc FROM transactions t
+         WHERE t.block_id = $1 AND NOT EXISTS (SELECT 1 FROM transactions o WHERE o.tx_id = t.tx_id AND o.live)
+         ORDER BY t.position`,
+        [id],
+      );
+      if (orphans.length === 0) return { decided: true, requeued: [] };
       const requeued = await session.query<{ tx_id: string }>(
         `INSERT INTO backlog (tx_id, assignee, tx_timestamp, doc)
-         SELECT t.tx_id, ($2::text[])[1 + floor(random() * array_length($2::text[], 1))::int],
-                t.doc::json #>> '{transaction,timestamp}', t.doc
-         FROM transactions t
-         WHERE t.block_id = $1 AND NOT EXISTS (SELECT 1 FROM transactions o WHERE o.tx_id = t.tx_id AND o.live)
+         SELECT t.tx_id, ($2::text[])[1 + floor(random() * array_length($2::text[], 1))::int], t.ts, t.doc
+         FROM unnest($1::text[], $3::text[], $4::text[]) WITH ORDINALITY AS t(tx_id, ts, doc, position)
          ORDER BY t.position
          ON CONFLICT DO NOTHING RETURNING tx_id`,
-        [id, assignees],
+        [
+          orphans.map((row) => row.tx_id),
+          assignees,
+          orphans.map((row) => (JSON.parse(row.doc) as Transaction).transaction.timestamp),
+          orphans.map((row) => row.doc),
+        ],
       );
       return { decided: true, requeued: requeued.map((row) => row.tx_id) };
     });
@@ -441,8 +504,8 @@ export class Storage {
     options: { afterSeq?: string; limit?: number } = {},
   ): Promise<{ id: string; seq: string }[]> {
     return this.run<{ id: string; seq: string }>(
-      `SELECT id, seq::text AS seq FROM blocks WHERE status = 'undecided' AND seq > $1::bigint
-       ORDER BY seq LIMIT $2`,
+      `SELECT b.id, b.seq::text AS seq FROM blocks b WHERE b.status = 'undecided' AND b.seq > $1::bigint
+       ORDER BY b.seq LIMIT $2`,
       [options.afterSeq ?? '0', options.limit ?? 1000],
     );
   }
@@ -620,14 +683,15 @@ export class Storage {
   private async insertBlock(session: SqlSession, block: Block): Promise<void> {
     const rows = new DerivedRows().add(block);
     const stored = await session.query(
-      `INSERT INTO blocks (id, node_pubkey, block_timestamp, tx_count, doc) VALUES ($1, $2, $3, $4, $5)
-       ON CONFLICT DO NOTHING RETURNING id`,
+      `INSERT INTO blocks (id, node_pubkey, block_timestamp, tx_count, doc, voters)
+       VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING id`,
       [
         block.id,
         block.block.node_pubkey,
         block.block.timestamp,
         block.block.transactions.length,
         blockText(block, rows.transactions.docs),
+        serialize(block.block.voters),
       ],
     );
     if (stored.length === 0) throw new BlockConflictError(block.id, [{ kind: 'block' }]);
@@ -714,6 +778,25 @@ export class Storage {
   }
 }
 
+/**
+ * Runs `each` on the rows of `query` in batches of `batchSize`, through a cursor of `session`'s
+ * transaction, so memory stays bounded however many rows there are.
+ */
+export async function forEachRow<Row>(
+  session: SqlSession,
+  query: string,
+  batchSize: number,
+  each: (rows: Row[]) => Promise<void>,
+): Promise<void> {
+  await session.query(`DECLARE bigchaindb_rows NO SCROLL CURSOR FOR ${query}`);
+  for (;;) {
+    const rows = await session.query<Row>(`FETCH FORWARD ${batchSize} FROM bigchaindb_rows`);
+    if (rows.length === 0) break;
+    await each(rows);
+  }
+  await session.query('CLOSE bigchaindb_rows');
+}
+
 /** The live spender of each of the inputs (given as parallel columns) that has one. */
 async function liveSpenders(
   session: SqlSession,
@@ -778,12 +861,8 @@ function backlogEntry(row: { assignee: string; assigned_at: Date; doc: string })
 }
 
 /**
- * Inserts derived index rows; rows clashing with a unique index (a second live copy of a transaction or
- * spend) are skipped, and the counts written tell the caller whether any were.
- */
-/**
- * The voters of each stored block, read from its document by the database: an election needs only them,
- * not the block's megabyte of transactions. With `undecidedOnly`, blocks already decided are left out.
+ * The voters of each stored block, from their column: an election needs only them, not the block's
+ * megabyte of transactions. With `undecidedOnly`, blocks already decided are left out.
  */
 export async function blockVoters(
   session: SqlSession,
@@ -791,13 +870,17 @@ export async function blockVoters(
   options: { undecidedOnly?: boolean } = {},
 ): Promise<Map<string, string[]>> {
   const rows = await session.query<{ id: string; voters: string }>(
-    `SELECT id, (doc::json #> '{block,voters}')::text AS voters FROM blocks
+    `SELECT id, voters FROM blocks
      WHERE id = ANY($1::text[]) ${options.undecidedOnly ? "AND status = 'undecided'" : ''}`,
     [ids],
   );
   return new Map(rows.map((row) => [row.id, JSON.parse(row.voters) as string[]]));
 }
 
+/**
+ * Inserts derived index rows; rows clashing with a unique index (a second live copy of a transaction or
+ * spend) are skipped, and the counts written tell the caller whether any were.
+ */
 export async function insertDerivedRows(
   session: SqlSession,
   rows: DerivedRows,

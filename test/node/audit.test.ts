@@ -234,6 +234,18 @@ describeEachBackend('auditChain (the stored chain re-verified)', (backend) => {
     assert.ok(messages.includes(`input \`${g.asset.id}\` does not exist in a valid block`));
   });
 
+  test("a block's voters column edited: the election would count against it, so the audit names it", async () => {
+    const f = await populate(await backend().fresh());
+    await f.storage.driver.query('UPDATE blocks SET voters = $1 WHERE id = $2', [
+      JSON.stringify([f.a.me]),
+      f.b4.id,
+    ]);
+    const report = await auditChain(f.storage);
+    assert.deepEqual(report.problems, [
+      { kind: 'block', blockId: f.b4.id, message: "the row's voters disagrees with its document" },
+    ]);
+  });
+
   test('a deleted spends row: the spending transaction and its block are named', async () => {
     const f = await populate(await backend().fresh());
     await f.storage.driver.query('DELETE FROM spends WHERE spender = $1', [f.transfer.id]);

@@ -107,10 +107,11 @@ describe('serialize (RFC 8785)', () => {
   });
 
   it('escapes control characters minimally with lower-case hex', () => {
-    const controls = Array.from({ length: 0x20 }, (_, code) => String.fromCharCode(code)).join('');
+    // U+0001..U+001F: U+0000 is refused (PROTOCOL R2).
+    const controls = Array.from({ length: 0x1f }, (_, code) => String.fromCharCode(code + 1)).join('');
     assert.equal(
       serialize(controls),
-      '"\\u0000\\u0001\\u0002\\u0003\\u0004\\u0005\\u0006\\u0007\\b\\t\\n\\u000b\\f\\r\\u000e\\u000f' +
+      '"\\u0001\\u0002\\u0003\\u0004\\u0005\\u0006\\u0007\\b\\t\\n\\u000b\\f\\r\\u000e\\u000f' +
         '\\u0010\\u0011\\u0012\\u0013\\u0014\\u0015\\u0016\\u0017\\u0018\\u0019\\u001a\\u001b\\u001c\\u001d\\u001e\\u001f"',
     );
     assert.equal(serialize('"\\'), '"\\"\\\\"');
@@ -143,6 +144,9 @@ describe('serialize (RFC 8785)', () => {
     'a lone low surrogate': 'a\udc00b',
     'reversed surrogates': '\udc00\ud800',
     'a lone surrogate in a key': { '\ud800': 1 },
+    'U+0000 in a string': 'nul \u0000 here',
+    'U+0000 in a key': { 'a\u0000': 1 },
+    'U+0000 deep in a payload': { a: [{ b: '\u0000' }] },
     'a function': () => 1,
     'a function property': { f: () => 1 },
     'a Date': new Date(0),
@@ -178,6 +182,10 @@ describe('serialize (RFC 8785)', () => {
 
   it('names where the offending value is', () => {
     assert.throws(() => serialize({ a: [0, Number.NaN] }), { message: /^\$\.a\[1\]: / });
+    // A key that is not a plain name is quoted: the message holds no raw NUL.
+    assert.throws(() => serialize({ p: { 'a\u0000': 1 } }), {
+      message: '$.p["a\\u0000"]: string contains U+0000 (NUL)',
+    });
   });
 
   const safeJson = fc.jsonValue({ stringUnit: 'grapheme' }).filter((value) => !hasUnsafeInteger(value));
@@ -206,10 +214,10 @@ describe('serialize (RFC 8785)', () => {
     );
   });
 
-  it('refuses exactly the strings with lone surrogates', () => {
+  it('refuses exactly the strings with lone surrogates or U+0000', () => {
     fc.assert(
       fc.property(fc.string({ unit: 'binary' }), (text) => {
-        const wellFormed = text === Buffer.from(text, 'utf8').toString('utf8');
+        const wellFormed = text === Buffer.from(text, 'utf8').toString('utf8') && !text.includes('\0');
         if (wellFormed) assert.equal(serialize(text), JSON.stringify(text));
         else assert.throws(() => serialize(text), SerializationError);
       }),
