@@ -2,12 +2,13 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { Transaction } from '../protocol/transaction.ts';
 import { ReplayError } from '../protocol/validation-errors.ts';
 import type { Changefeed } from '../storage/changefeed.ts';
-import { BlockConflictError } from '../storage/errors.ts';
+import { BlockConflictError, isDatabaseUnavailable } from '../storage/errors.ts';
 import type { BacklogEntry } from '../storage/storage.ts';
 import type { Bigchain } from './bigchain.ts';
 import type { BoundedSet } from './bounded-set.ts';
 import { selectTransactions, type Selection } from './block-builder.ts';
 import { describeError, type Logger } from './log.ts';
+import type { SetAside } from './set-aside.ts';
 import type { Stage } from './supervisor.ts';
 import type { VerifiedSignatures } from './verified-signatures.ts';
 import type { VerifyPool } from './verify-pool.ts';
@@ -64,6 +65,8 @@ export class BlockPipeline implements Stage {
     private readonly builtBlocks: BoundedSet<string>,
     private readonly log: Logger,
     private readonly options: BlockPipelineOptions,
+    /** backlog transactions this stage could not validate, retried when due (kept by the node) */
+    private readonly setAside: SetAside,
   ) {}
 
   async run(): Promise<void> {
@@ -96,6 +99,8 @@ export class BlockPipeline implements Stage {
       for await (const entries of feed) {
         const now = Date.now();
         for (const entry of entries) {
+          // One set aside comes back when its retry is due (takeDueRetries), not with every redelivery.
+          if (this.setAside.has(entry.transaction.id)) continue;
           if (!this.pending.has(entry.transaction.id))
             this.pending.set(entry.transaction.id, { transaction: entry.transaction, arrivedAt: now });
         }
@@ -116,11 +121,9 @@ export class BlockPipeline implements Stage {
         const batch = this.take();
         const validating = performance.now();
         const counted = inFlight?.landed === false ? inFlight.accepted : [];
-        const selection = await selectTransactions(
-          this.bigchain,
-          this.pool,
+        const selection = await this.select(
           batch.map((entry) => entry.transaction),
-          { verified: this.verified, inFlight: counted },
+          counted,
         );
         this.log.debug(`validated ${batch.length} in ${Math.round(performance.now() - validating)} ms`);
         if (inFlight !== undefined && !(await inFlight.written)) {
@@ -143,19 +146,85 @@ export class BlockPipeline implements Stage {
     }
   }
 
-  /** Waits until a block is due: full, or its first transaction waited timeoutMs. False once stopping. */
+  /**
+   * The batch validated for a block. Should validating it fail (throw, rather than find transactions
+   * invalid) for a reason other than the database, each transaction is tried alone and those that fail
+   * alone are set aside, left in the backlog, so one transaction the node cannot process does not stop every
+   * block. When every one not yet set aside fails alone, the fault is not theirs: the failure is the stage's.
+   */
+  private async select(
+    candidates: readonly Transaction[],
+    inFlight: readonly Transaction[],
+  ): Promise<Selection> {
+    const options = { verified: this.verified, inFlight };
+    let failure: unknown;
+    try {
+      const selection = await selectTransactions(this.bigchain, this.pool, candidates, options);
+      // Retried and processed this time: no longer set aside.
+      for (const tx of candidates)
+        if (this.setAside.has(tx.id)) await this.setAside.attempt(tx.id, async () => {});
+      return selection;
+    } catch (error) {
+      if (isDatabaseUnavailable(error)) throw error;
+      failure = error;
+    }
+    const alone = await Promise.all(
+      candidates.map((tx) =>
+        selectTransactions(this.bigchain, this.pool, [tx], options).then(
+          () => undefined,
+          (error: unknown) => error,
+        ),
+      ),
+    );
+    // Retries of transactions already set aside say nothing about the rest: judge by the others.
+    const fresh = candidates.flatMap((tx, i) => (this.setAside.has(tx.id) ? [] : [alone[i]]));
+    if (fresh.length > 0 && fresh.every((error) => error !== undefined)) throw failure;
+    const kept: Transaction[] = [];
+    for (const [i, tx] of candidates.entries()) {
+      const error = alone[i];
+      const processed = await this.setAside.attempt(tx.id, async () => {
+        if (error !== undefined) throw error;
+      });
+      if (processed) kept.push(tx);
+    }
+    return selectTransactions(this.bigchain, this.pool, kept, options);
+  }
+
+  /**
+   * Waits until a block is due: full, or its first transaction waited timeoutMs. False once stopping.
+   * Transactions set aside whose retry is due rejoin the queue meanwhile.
+   */
   private async nextBatchDue(): Promise<boolean> {
     for (;;) {
       if (this.stopping) return false;
+      await this.takeDueRetries();
       if (this.pending.size >= this.options.blockSize) return true;
       const first = this.pending.values().next().value;
+      const retry = this.setAside.nextDueIn();
       if (first === undefined) {
-        await this.wakeup.sleep(Infinity);
+        await this.wakeup.sleep(retry);
         continue;
       }
       const wait = first.arrivedAt + this.options.timeoutMs - Date.now();
       if (wait <= 0) return true;
-      await this.wakeup.sleep(wait);
+      await this.wakeup.sleep(Math.min(wait, retry));
+    }
+  }
+
+  /** The set-aside transactions due for a retry, back from the backlog into the queue. */
+  private async takeDueRetries(): Promise<void> {
+    const due = this.setAside.due();
+    if (due.length === 0) return;
+    const waiting = await this.bigchain.storage.getBacklog(due);
+    const now = Date.now();
+    for (const id of due) {
+      const entry = waiting.get(id);
+      // Gone from the backlog (or given to another node) meanwhile: nothing left to do here.
+      if (entry === undefined || entry.assignee !== this.bigchain.me) {
+        await this.setAside.attempt(id, async () => {});
+      } else if (!this.pending.has(id)) {
+        this.pending.set(id, { transaction: entry.transaction, arrivedAt: now });
+      }
     }
   }
 

@@ -1,26 +1,32 @@
 import { shellBlock, type Block } from '../protocol/block.ts';
 import { BLOCK_INVALID, BLOCK_VALID, decidedStatus } from '../protocol/election.ts';
-import { MultipleVotesError, type Vote } from '../protocol/vote.ts';
+import type { Vote } from '../protocol/vote.ts';
 import type { Changefeed } from '../storage/changefeed.ts';
 import type { StoredVote } from '../storage/storage.ts';
 import type { Bigchain } from './bigchain.ts';
 import { describeError, type Logger } from './log.ts';
+import type { SetAside } from './set-aside.ts';
 import type { Stage } from './supervisor.ts';
+import { Wakeup } from './wakeup.ts';
 
 const CATCH_UP_BATCH = 500;
 const VERDICT_CACHE_LIMIT = 100_000;
+/** how often the retry loop looks at the set-aside blocks when none is due sooner */
+const IDLE_CHECK_MS = 1_000;
 
 /**
  * The election: whenever votes arrive, each undecided block they are for is counted (0.6
  * block_election_status) and, once the outcome is final, recorded — valid, or invalid with its
  * transactions requeued to the other nodes. Every node runs it; storage lets only the first recording of a
  * decision through, so each transaction is requeued once however many nodes count the same votes. Undecided
- * blocks are recounted at start, which covers votes that arrived while this node was down.
+ * blocks are recounted at start, which covers votes that arrived while this node was down. A block that
+ * cannot be counted (two votes by one node, say) is set aside and retried; the blocks after it go on.
  */
 export class ElectionPipeline implements Stage {
   readonly name = 'election';
   private feed: Changefeed<StoredVote> | undefined;
   private stopping = false;
+  private readonly wakeup = new Wakeup();
   /** signature verdicts by vote text: a vote is checked once however often its block is recounted */
   private readonly verdicts = new Map<string, boolean>();
   /** decisions this instance recorded (for tests and the benchmark) */
@@ -29,6 +35,8 @@ export class ElectionPipeline implements Stage {
   constructor(
     private readonly bigchain: Bigchain,
     private readonly log: Logger,
+    /** blocks this stage could not count, retried when due (kept by the node across restarts) */
+    private readonly setAside: SetAside,
   ) {}
 
   async run(): Promise<void> {
@@ -39,58 +47,91 @@ export class ElectionPipeline implements Stage {
     });
     this.feed = feed;
     if (this.stopping) return;
-    let afterSeq = '0';
-    for (;;) {
-      const undecided = await storage.undecidedBlocks({ afterSeq, limit: CATCH_UP_BATCH });
-      const last = undecided.at(-1);
-      if (last === undefined || this.stopping) break;
-      await this.count(undecided.map((block) => block.id));
-      afterSeq = last.seq;
+    const retrying = this.retrySetAside();
+    try {
+      let afterSeq = '0';
+      for (;;) {
+        const undecided = await storage.undecidedBlocks({ afterSeq, limit: CATCH_UP_BATCH });
+        const last = undecided.at(-1);
+        if (last === undefined || this.stopping) break;
+        await this.count(undecided.map((block) => block.id));
+        afterSeq = last.seq;
+      }
+      for await (const votes of feed) {
+        await this.count([...new Set(votes.map((stored) => stored.vote.vote.voting_for_block))]);
+      }
+    } finally {
+      this.stopping = true;
+      this.wakeup.wake();
+      await feed.close();
+      await retrying.catch(() => {});
     }
-    for await (const votes of feed) {
-      await this.count([...new Set(votes.map((stored) => stored.vote.vote.voting_for_block))]);
-    }
+    // A failure of the retry loop closed the feed: it is the stage's failure.
+    await retrying;
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
+    this.wakeup.wake();
     await this.feed?.close();
   }
 
-  private async count(blockIds: readonly string[]): Promise<void> {
+  /** Counts the blocks set aside again as each one's retry comes due. */
+  private async retrySetAside(): Promise<void> {
+    try {
+      while (!this.stopping) {
+        await this.wakeup.sleep(Math.min(this.setAside.nextDueIn(), IDLE_CHECK_MS));
+        const due = this.setAside.due();
+        if (due.length > 0 && !this.stopping) await this.count(due, { retry: true });
+      }
+    } catch (error) {
+      await this.feed?.close();
+      throw error;
+    }
+  }
+
+  /**
+   * Counts the votes of each of the blocks still undecided and records the decisions. A block that cannot
+   * be counted is set aside (the others go on); only a retry counts a block set aside.
+   */
+  private async count(blockIds: readonly string[], options: { retry?: boolean } = {}): Promise<void> {
     const storage = this.bigchain.storage;
-    const voters = await storage.undecidedBlockVoters(blockIds);
+    const ids = options.retry ? blockIds : blockIds.filter((id) => !this.setAside.has(id));
+    if (ids.length === 0) return;
+    const voters = await storage.undecidedBlockVoters(ids);
+    if (options.retry) {
+      // Decided meanwhile (by another node): nothing left to do for it here.
+      for (const id of ids) if (!voters.has(id)) await this.setAside.attempt(id, async () => {});
+    }
     if (voters.size === 0) return;
     const votes = await storage.getVotes([...voters.keys()]);
     for (const [id, blockVoters] of voters) {
-      const block = shellBlock(id, blockVoters);
       const cast = votes.get(id) ?? [];
       if (cast.length === 0) continue;
-      let status;
-      try {
-        status = decidedStatus(
-          block,
-          cast.map((stored) => stored.vote),
-          this.verifier(cast),
-        );
-      } catch (error) {
-        if (!(error instanceof MultipleVotesError)) throw error;
-        this.log.error(`cannot count the votes of block ${id}: ${error.message}`, error.details);
-        continue;
-      }
-      if (status === BLOCK_VALID && (await storage.markBlockValid(id))) {
+      await this.setAside.attempt(id, () => this.decide(shellBlock(id, blockVoters), cast));
+    }
+  }
+
+  private async decide(block: Block, cast: readonly StoredVote[]): Promise<void> {
+    const storage = this.bigchain.storage;
+    const id = block.id;
+    const status = decidedStatus(
+      block,
+      cast.map((stored) => stored.vote),
+      this.verifier(cast),
+    );
+    if (status === BLOCK_VALID && (await storage.markBlockValid(id))) {
+      this.decided++;
+      this.log.info(`Block ${id} is valid`);
+    } else if (status === BLOCK_INVALID) {
+      const others = this.bigchain.nodesExceptMe;
+      const { decided, requeued } = await storage.invalidateBlock(
+        id,
+        others.length > 0 ? others : [this.bigchain.me],
+      );
+      if (decided) {
         this.decided++;
-        this.log.info(`Block ${id} is valid`);
-      } else if (status === BLOCK_INVALID) {
-        const others = this.bigchain.nodesExceptMe;
-        const { decided, requeued } = await storage.invalidateBlock(
-          id,
-          others.length > 0 ? others : [this.bigchain.me],
-        );
-        if (decided) {
-          this.decided++;
-          this.log.info(`Rewriting ${requeued.length} transactions from invalid block ${id}`);
-        }
+        this.log.info(`Rewriting ${requeued.length} transactions from invalid block ${id}`);
       }
     }
   }

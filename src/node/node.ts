@@ -6,7 +6,8 @@ import { BoundedSet } from './bounded-set.ts';
 import { ElectionPipeline } from './election-pipeline.ts';
 import { silentLogger, type Logger } from './log.ts';
 import { StalePipeline } from './stale-pipeline.ts';
-import { Supervisor } from './supervisor.ts';
+import { SetAside, type SetAsideItem, type SetAsideOptions } from './set-aside.ts';
+import { Supervisor, type StageHealth } from './supervisor.ts';
 import { VerifiedSignatures } from './verified-signatures.ts';
 import { VerifyPool } from './verify-pool.ts';
 import { VotePipeline } from './vote-pipeline.ts';
@@ -20,7 +21,19 @@ export interface NodeOptions {
   reassignDelayMs?: number;
   /** signature-check worker threads (default: one per core) */
   verifyWorkers?: number;
+  /** when a block or transaction a stage cannot process is reported and retried */
+  setAside?: SetAsideOptions;
   log?: Logger;
+}
+
+export interface NodeHealth {
+  /** false while a stage is stalled or something is set aside */
+  ready: boolean;
+  stages: StageHealth[];
+  /** what the stages could not process, reported and retried */
+  setAside: SetAsideItem[];
+  /** items reported as set aside since the node started */
+  setAsideTotal: number;
 }
 
 export const DEFAULT_BLOCK_SIZE = 1000;
@@ -47,6 +60,7 @@ export class BigchainNode {
     /** signatures already found good, shared with the HTTP API in the same process */
     readonly verified: VerifiedSignatures,
     private readonly supervisor: Supervisor,
+    private readonly setAside: readonly SetAside[],
   ) {}
 
   /** Starts the pipelines; writes the genesis block first when the database is empty. */
@@ -72,20 +86,37 @@ export class BigchainNode {
       blockSize: options.blockSize ?? DEFAULT_BLOCK_SIZE,
       timeoutMs: options.blockTimeoutMs ?? 1_000,
     };
+    const setAside = {
+      block: new SetAside('block', 'transaction', log.child('block'), options.setAside),
+      vote: new SetAside('vote', 'block', log.child('vote'), options.setAside),
+      election: new SetAside('election', 'block', log.child('election'), options.setAside),
+    };
     supervisor.start(
       'block',
-      () => new BlockPipeline(bigchain, pool, verified, builtBlocks, log.child('block'), blockOptions),
+      () =>
+        new BlockPipeline(
+          bigchain,
+          pool,
+          verified,
+          builtBlocks,
+          log.child('block'),
+          blockOptions,
+          setAside.block,
+        ),
     );
     supervisor.start(
       'vote',
-      () => new VotePipeline(bigchain, pool, verified, builtBlocks, log.child('vote')),
+      () => new VotePipeline(bigchain, pool, verified, builtBlocks, log.child('vote'), setAside.vote),
     );
-    supervisor.start('election', () => new ElectionPipeline(bigchain, log.child('election')));
+    supervisor.start(
+      'election',
+      () => new ElectionPipeline(bigchain, log.child('election'), setAside.election),
+    );
     supervisor.start(
       'stale',
       () => new StalePipeline(bigchain, log.child('stale'), options.reassignDelayMs ?? 30_000),
     );
-    return new BigchainNode(bigchain, pool, verified, supervisor);
+    return new BigchainNode(bigchain, pool, verified, supervisor, Object.values(setAside));
   }
 
   /** Transactions whose signatures the worker pool has checked. */
@@ -96,6 +127,21 @@ export class BigchainNode {
   /** How often each stage has been restarted after a failure. */
   get restarts(): ReadonlyMap<string, number> {
     return this.supervisor.restarts;
+  }
+
+  /**
+   * Whether the pipelines make progress: ready unless a stage is stalled (failing again and again) or a
+   * block or transaction has been set aside as one a stage cannot process (docs/node.md).
+   */
+  health(): NodeHealth {
+    const stages = this.supervisor.health();
+    const setAside = this.setAside.flatMap((items) => items.reported());
+    return {
+      ready: stages.every((stage) => stage.state !== 'stalled') && setAside.length === 0,
+      stages,
+      setAside,
+      setAsideTotal: this.setAside.reduce((total, items) => total + items.reportedTotal, 0),
+    };
   }
 
   /**

@@ -7,11 +7,15 @@ import type { Bigchain } from './bigchain.ts';
 import type { BoundedSet } from './bounded-set.ts';
 import { selectTransactions } from './block-builder.ts';
 import { describeError, type Logger } from './log.ts';
+import type { SetAside } from './set-aside.ts';
 import type { Stage } from './supervisor.ts';
 import type { VerifiedSignatures } from './verified-signatures.ts';
 import type { VerifyPool } from './verify-pool.ts';
+import { Wakeup } from './wakeup.ts';
 
 const CATCH_UP_BATCH = 20;
+/** how often the retry loop looks at the set-aside blocks when none is due sooner */
+const IDLE_CHECK_MS = 1_000;
 
 /**
  * The vote pipeline: this node votes once on every block it is a voter of — first the ones written while it
@@ -20,7 +24,9 @@ const CATCH_UP_BATCH = 20;
  * transaction is valid against the chain without that block (signatures on the worker pool, each one
  * checked once per node). The transactions of a block this node wrote itself are not checked again: it
  * validated them when it packed them. The votes of a batch of
- * blocks are written together; the (block, voter) key makes a second vote impossible.
+ * blocks are written together; the (block, voter) key makes a second vote impossible. A block that cannot be
+ * checked (the check fails, rather than finding it invalid) is set aside and retried, not voted on: a vote is
+ * final, and the blocks after it go on.
  */
 export class VotePipeline implements Stage {
   readonly name = 'vote';
@@ -31,12 +37,18 @@ export class VotePipeline implements Stage {
   /** votes cast by this instance (for tests and the benchmark) */
   votesCast = 0;
 
+  private readonly wakeup = new Wakeup();
+  /** voteOn calls one at a time: each chains previous_block to the one before */
+  private voting: Promise<void> = Promise.resolve();
+
   constructor(
     private readonly bigchain: Bigchain,
     private readonly pool: VerifyPool,
     private readonly verified: VerifiedSignatures,
     private readonly builtBlocks: BoundedSet<string>,
     private readonly log: Logger,
+    /** blocks this stage could not check, retried when due (kept by the node across restarts) */
+    private readonly setAside: SetAside,
   ) {}
 
   async run(): Promise<void> {
@@ -51,33 +63,82 @@ export class VotePipeline implements Stage {
     });
     this.feed = feed;
     if (this.stopping) return;
-    let afterSeq = '0';
-    for (;;) {
-      const unvoted = await storage.unvotedBlocks(this.bigchain.me, { afterSeq, limit: CATCH_UP_BATCH });
-      const last = unvoted.at(-1);
-      if (last === undefined || this.stopping) break;
-      await this.voteOn(unvoted.map((stored) => stored.block));
-      afterSeq = last.seq;
+    const retrying = this.retrySetAside();
+    try {
+      let afterSeq = '0';
+      for (;;) {
+        const unvoted = await storage.unvotedBlocks(this.bigchain.me, { afterSeq, limit: CATCH_UP_BATCH });
+        const last = unvoted.at(-1);
+        if (last === undefined || this.stopping) break;
+        await this.voteOn(unvoted.map((stored) => stored.block));
+        afterSeq = last.seq;
+      }
+      for await (const stored of feed) await this.voteOnUnvoted(stored.map((entry) => entry.block));
+    } finally {
+      this.stopping = true;
+      this.wakeup.wake();
+      await feed.close();
+      await retrying.catch(() => {});
     }
-    for await (const stored of feed) {
-      const ids = stored.map((entry) => entry.block.id);
-      const votes = await storage.getVotes(ids);
-      const mine = (id: string) => (votes.get(id) ?? []).some((v) => v.vote.node_pubkey === this.bigchain.me);
-      await this.voteOn(stored.map((entry) => entry.block).filter((block) => !mine(block.id)));
-    }
+    // A failure of the retry loop closed the feed: it is the stage's failure.
+    await retrying;
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
+    this.wakeup.wake();
     await this.feed?.close();
   }
 
-  private async voteOn(blocks: readonly Block[]): Promise<void> {
+  /** Checks the blocks set aside again as each one's retry comes due. */
+  private async retrySetAside(): Promise<void> {
+    try {
+      while (!this.stopping) {
+        await this.wakeup.sleep(Math.min(this.setAside.nextDueIn(), IDLE_CHECK_MS));
+        const due = this.setAside.due();
+        if (due.length === 0 || this.stopping) continue;
+        const stored = await this.bigchain.storage.getBlocks(due);
+        // Gone (pruned) since: nothing left to vote on.
+        for (const id of due) if (!stored.has(id)) await this.setAside.attempt(id, async () => {});
+        await this.voteOnUnvoted(
+          [...stored.values()].map((entry) => entry.block),
+          { retry: true },
+        );
+      }
+    } catch (error) {
+      await this.feed?.close();
+      throw error;
+    }
+  }
+
+  private async voteOnUnvoted(blocks: readonly Block[], options: { retry?: boolean } = {}): Promise<void> {
+    const votes = await this.bigchain.storage.getVotes(blocks.map((block) => block.id));
+    const mine = (id: string) => (votes.get(id) ?? []).some((v) => v.vote.node_pubkey === this.bigchain.me);
+    await this.voteOn(
+      blocks.filter((block) => !mine(block.id)),
+      options,
+    );
+  }
+
+  /** Votes on the blocks, one call at a time; a block that cannot be checked is set aside, not voted on. */
+  private voteOn(blocks: readonly Block[], options: { retry?: boolean } = {}): Promise<void> {
+    const next = this.voting.then(() => this.castVotes(blocks, options));
+    this.voting = next.catch(() => {});
+    return next;
+  }
+
+  private async castVotes(blocks: readonly Block[], options: { retry?: boolean }): Promise<void> {
     const votes: Vote[] = [];
     for (const block of blocks) {
       if (block.id === this.genesis || !block.block.voters.includes(this.bigchain.me)) continue;
+      if (!options.retry && this.setAside.has(block.id)) continue;
       const started = performance.now();
-      const reason = await this.invalidReason(block);
+      const check: { reason: string | null } = { reason: null };
+      const checked = await this.setAside.attempt(block.id, async () => {
+        check.reason = await this.invalidReason(block);
+      });
+      if (!checked) continue;
+      const { reason } = check;
       this.log.debug(`checked block ${block.id} in ${Math.round(performance.now() - started)} ms`);
       votes.push(this.bigchain.vote(block.id, this.lastVoted, reason === null, reason));
       this.lastVoted = block.id;
