@@ -14,7 +14,7 @@ import {
   type FulfillmentDetails,
 } from '../../../src/protocol/cc/index.ts';
 
-/** One entry of /work/shared/vectors/crypto-conditions.json (spec §12); every field is optional by kind. */
+/** One entry of test/vectors/crypto-conditions.json (spec §12); every field is optional by kind. */
 export interface Vector {
   kind: 'condition' | 'fulfillment' | 'condition+fulfillment';
   source: string;
@@ -65,9 +65,9 @@ export type Spec =
   | { type: 'fulfillment'; uri: string; weight?: number }
   | { type: 'prefix'; prefix_hex: string; sub: Spec; weight?: number };
 
-// Relative to this file, so the suite also runs from a checkout elsewhere with shared/ beside it.
+// Kept in the repository (test/vectors/README.md says where they came from), read relative to this file.
 export const vectors: Vector[] = JSON.parse(
-  readFileSync(new URL('../../../../shared/vectors/crypto-conditions.json', import.meta.url), 'utf8'),
+  readFileSync(new URL('../../vectors/crypto-conditions.json', import.meta.url), 'utf8'),
 ) as Vector[];
 
 export function buildFromSpec(spec: Spec): Fulfillment | Condition {
