@@ -3,6 +3,7 @@ import { createInputCondition, type Transaction } from '../protocol/transaction.
 import { checkTransactionHash, checkTransactionShape, computeTransactionId } from '../protocol/validation.ts';
 import { OperationError, ReplayError } from '../protocol/validation-errors.ts';
 import type { Bigchain } from '../node/bigchain.ts';
+import { isDatabaseUnavailable } from '../storage/errors.ts';
 import { selectTransactions } from '../node/block-builder.ts';
 import type { VerifiedSignatures } from '../node/verified-signatures.ts';
 import type { VerifyJob, VerifyPool } from '../node/verify-pool.ts';
@@ -62,7 +63,14 @@ export class Admission {
       try {
         await this.admit(round);
       } catch (error) {
-        for (const submission of round) submission.reject(error);
+        if (round.length === 1 || isDatabaseUnavailable(error)) {
+          for (const submission of round) submission.reject(error);
+          continue;
+        }
+        // One submission the node cannot process (say, a consensus plugin that throws on it) must not fail
+        // the rest of its round: each is admitted alone, and only those that fail alone fail.
+        for (const submission of round)
+          await this.admit([submission]).catch((alone: unknown) => submission.reject(alone));
       }
     }
     this.running = false;

@@ -1,15 +1,28 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  maxHeaderSize,
+  STATUS_CODES,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { BigchainDBError } from '../protocol/errors.ts';
+import type { Duplex } from 'node:stream';
+import { BigchainDBError, errorCode } from '../protocol/errors.ts';
 import { transactionSchema } from '../protocol/schema.ts';
 import { ValidationError } from '../protocol/validation-errors.ts';
 import type { Bigchain } from '../node/bigchain.ts';
+import { isDatabaseUnavailable } from '../storage/errors.ts';
 import type { Admission, Admitted } from './admission.ts';
 import { describeError, silentLogger, type Logger } from '../node/log.ts';
 
 export const API_PREFIX = '/api/v1';
 /** the largest request body accepted; a 1000-fulfillment transaction is well under it */
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+/** what a 503 tells a client to wait while the database is down or restarting */
+const RETRY_AFTER_S = 2;
+/** at most one WARN per this while the database is unavailable, however many requests meet it */
+const UNAVAILABLE_WARN_EVERY_MS = 10_000;
 
 export interface ApiOptions {
   bigchain: Bigchain;
@@ -57,6 +70,10 @@ const errorSchema = {
   required: ['status', 'message'],
   properties: { status: { type: 'integer' }, message: { type: 'string' } },
 };
+const unavailableResponse = {
+  description: 'the database is unavailable: retry after `Retry-After` seconds',
+  schema: errorSchema,
+};
 const statusSchema = {
   type: 'object',
   required: ['status'],
@@ -74,11 +91,15 @@ const infoSchema = {
   },
 };
 
-/** The 404 reason for an id that names no transaction the node knows. */
-function unknownTransaction(id: string): string {
-  return /^[0-9a-f]{64}$/.test(id)
-    ? `transaction \`${id}\` is unknown to this node`
-    : `\`${id.slice(0, 100)}\` is not a transaction id (64 lowercase hex digits)`;
+/**
+ * The `tx_id` parameter, checked before any query: text that cannot be an id gets its 404 here, so no
+ * client string reaches the database (PostgreSQL text cannot hold U+0000: `%00` made a 500).
+ */
+function transactionId(params: Record<string, string>): string {
+  const id = params.tx_id ?? '';
+  if (!/^[0-9a-f]{64}$/.test(id))
+    throw new HttpError(404, `\`${id.slice(0, 100)}\` is not a transaction id (64 lowercase hex digits)`);
+  return id;
 }
 
 /** The routes of the seed's HTTP API (PROTOCOL R7), each with the schemas the OpenAPI document shows. */
@@ -123,6 +144,7 @@ function routes(options: ApiOptions): Route[] {
         200: { description: 'already waiting in the backlog', schema: transactionSchema },
         400: { description: 'not valid: the message says why', schema: errorSchema },
         413: { description: 'the body is too large', schema: errorSchema },
+        503: unavailableResponse,
       },
       handle: async (request) => {
         const body = await request.body();
@@ -145,11 +167,13 @@ function routes(options: ApiOptions): Route[] {
       responses: {
         200: { description: 'the transaction', schema: transactionSchema },
         404: { description: 'in no valid or undecided block', schema: errorSchema },
+        503: unavailableResponse,
       },
       handle: async ({ params }) => {
-        const id = params.tx_id ?? '';
+        const id = transactionId(params);
         const found = await b.getTransactionWithStatus(id);
-        if (found.transaction === null) throw new HttpError(404, unknownTransaction(id));
+        if (found.transaction === null)
+          throw new HttpError(404, `transaction \`${id}\` is unknown to this node`);
         if (found.status === 'backlog')
           throw new HttpError(404, `transaction \`${id}\` is in the backlog, in no block yet`);
         if (found.status === 'invalid')
@@ -164,11 +188,12 @@ function routes(options: ApiOptions): Route[] {
       responses: {
         200: { description: 'its status', schema: statusSchema },
         404: { description: 'unknown to this node', schema: errorSchema },
+        503: unavailableResponse,
       },
       handle: async ({ params }) => {
-        const id = params.tx_id ?? '';
+        const id = transactionId(params);
         const status = await b.getStatus(id);
-        if (status === null) throw new HttpError(404, unknownTransaction(id));
+        if (status === null) throw new HttpError(404, `transaction \`${id}\` is unknown to this node`);
         return { status: 200, body: { status } };
       },
     },
@@ -233,10 +258,16 @@ async function readBody(request: IncomingMessage, limit: number): Promise<unknow
   if (declared > limit) throw new HttpError(413, `the body is larger than ${limit} bytes`);
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of request as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw new HttpError(413, `the body is larger than ${limit} bytes`);
-    chunks.push(chunk);
+  try {
+    for await (const chunk of request as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > limit) throw new HttpError(413, `the body is larger than ${limit} bytes`);
+      chunks.push(chunk);
+    }
+  } catch (error) {
+    if (error instanceof HttpError) throw error;
+    // The client closed or reset the connection mid-body (`aborted`, ECONNRESET): its fault, not the node's.
+    throw new HttpError(400, `the connection closed before the whole body arrived (${describeError(error)})`);
   }
   const text = Buffer.concat(chunks).toString('utf8');
   if (text.trim() === '') throw new HttpError(400, 'the body is empty: send a transaction as JSON');
@@ -258,14 +289,62 @@ function send(response: ServerResponse, status: number, body: unknown, headers: 
   response.end(text);
 }
 
+/** node:http's errors for a request it could not parse that are not a plain 400, or need saying plainly */
+const MALFORMED: Record<string, { status: number; message: string }> = {
+  HPE_HEADER_OVERFLOW: { status: 431, message: `the request headers are larger than ${maxHeaderSize} bytes` },
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: { status: 413, message: 'the chunk extensions are too large' },
+  ERR_HTTP_REQUEST_TIMEOUT: { status: 408, message: 'the request did not arrive in time' },
+  HPE_INVALID_EOF_STATE: { status: 400, message: 'the connection closed before the whole request arrived' },
+};
+
+/**
+ * The raw answer to a request node:http could not parse (bad request line, bad Content-Length, obs-fold,
+ * headers too large): JSON like every other error, where node:http would send a bodiless 400/431.
+ */
+function malformedRequestAnswer(error: Error): { status: number; text: string } {
+  const reason = 'reason' in error && typeof error.reason === 'string' ? error.reason : error.message;
+  const { status, message } = MALFORMED[errorCode(error) ?? ''] ?? {
+    status: 400,
+    message: `the request is not valid HTTP: ${reason}`,
+  };
+  const body = `${JSON.stringify({ status, message })}\n`;
+  const text =
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
+    'content-type: application/json; charset=utf-8\r\n' +
+    `content-length: ${Buffer.byteLength(body)}\r\n` +
+    'access-control-allow-origin: *\r\n' +
+    `connection: close\r\n\r\n${body}`;
+  return { status, text };
+}
+
 /** The node's HTTP API (not yet listening). Every answer is JSON; every error is `{status, message}`. */
 export function createApiServer(options: ApiOptions): Server {
   const log = options.log ?? silentLogger;
   const limit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
   const table = routes(options).map(compile);
-  return createServer((request, response) => {
+  let unavailableWarnedAt = -Infinity;
+  let unavailableUnwarned = 0;
+  const warnUnavailable = (error: unknown) => {
+    const now = performance.now();
+    if (now - unavailableWarnedAt < UNAVAILABLE_WARN_EVERY_MS) {
+      unavailableUnwarned++;
+      return;
+    }
+    const more = unavailableUnwarned > 0 ? ` (${unavailableUnwarned} more 503s since the last warning)` : '';
+    log.warn(`the database is unavailable, answering 503: ${describeError(error)}${more}`);
+    unavailableWarnedAt = now;
+    unavailableUnwarned = 0;
+  };
+  // The responses under way on each connection: once one has begun, a raw answer would garble it.
+  const underWay = new WeakMap<Duplex, Set<ServerResponse>>();
+
+  const server = createServer((request, response) => {
     const started = performance.now();
+    const remote = request.socket.remoteAddress;
     const path = (request.url ?? '/').split('?')[0] ?? '/';
+    const answering = underWay.get(request.socket) ?? new Set();
+    underWay.set(request.socket, answering.add(response));
+    response.once('close', () => answering.delete(response));
     const methods = () =>
       table.filter((entry) => entry.pattern.test(path)).map((entry) => entry.route.method);
     if (request.method === 'OPTIONS' && methods().length > 0) {
@@ -303,6 +382,14 @@ export function createApiServer(options: ApiOptions): Server {
           };
         if (error instanceof URIError)
           return { status: 400, body: { status: 400, message: 'malformed URL encoding' } };
+        if (isDatabaseUnavailable(error)) {
+          warnUnavailable(error);
+          return {
+            status: 503,
+            body: { status: 503, message: `the database is unavailable; retry in ${RETRY_AFTER_S} s` },
+            headers: { 'retry-after': String(RETRY_AFTER_S) },
+          };
+        }
         log.error(
           `${request.method} ${path} failed: ${describeError(error)}`,
           error instanceof BigchainDBError ? error.details : {},
@@ -310,17 +397,39 @@ export function createApiServer(options: ApiOptions): Server {
         return { status: 500, body: { status: 500, message: 'Internal Server Error' } };
       })
       .then(({ status, body, headers }) => {
+        const ms = Math.round(performance.now() - started);
+        if (!request.socket.writable) {
+          // The client went away, or sent a body node:http could not parse (the clientError handler answered).
+          log.info(`${request.method} ${path} not answered (${status}): the connection is closed, ${ms} ms`, {
+            remote,
+          });
+          return;
+        }
         // A body not read (an early error) must not hold the connection: close it after the answer.
         const extra: Record<string, string> = request.complete ? {} : { connection: 'close' };
         send(response, status, body, { ...headers, ...extra });
-        log.info(`${request.method} ${path} ${status} ${Math.round(performance.now() - started)} ms`, {
-          remote: request.socket.remoteAddress,
-        });
+        log.info(`${request.method} ${path} ${status} ${ms} ms`, { remote });
       })
       .catch((error: unknown) =>
         log.error(`could not answer ${request.method} ${path}: ${describeError(error)}`),
       );
   });
+  server.on('clientError', (error: Error, socket: Duplex) => {
+    const begun = [...(underWay.get(socket) ?? [])].some((response) => response.headersSent);
+    if (!socket.writable || begun) {
+      // A reset or closed connection (ECONNRESET, EPIPE), or a response already half sent: nothing to say.
+      log.debug(`dropped a connection: ${describeError(error)}`);
+      socket.destroy();
+      return;
+    }
+    const { status, text } = malformedRequestAnswer(error);
+    log.info(`${status} to a malformed request: ${describeError(error)}`, {
+      remote: 'remoteAddress' in socket ? socket.remoteAddress : undefined,
+    });
+    // Once written, let go: the rest of what the client sends cannot be parsed.
+    socket.end(text, () => socket.destroy());
+  });
+  return server;
 }
 
 /** `host:port` (port 0: any free one). */

@@ -5,6 +5,8 @@ import {
   Ed25519Fulfillment,
   Fulfillment,
 } from './cc/index.ts';
+import { base58Decode } from './base58.ts';
+import { isBase58Key } from './crypto.ts';
 import { SerializationError } from './errors.ts';
 import { transactionSchemaError } from './schema.ts';
 import {
@@ -61,10 +63,12 @@ export function checkTransactionShape(value: unknown): Transaction {
   body.fulfillments.forEach((f, i) => {
     if (f.fid !== i)
       throw new SchemaError(`fulfillment ${i} has fid ${f.fid}; fid must equal its index`, { fid: i });
+    checkPublicKeys(f.owners_before, `transaction.fulfillments.${i}.owners_before`);
   });
   body.conditions.forEach((c, i) => {
     if (c.cid !== i)
       throw new SchemaError(`condition ${i} has cid ${c.cid}; cid must equal its index`, { cid: i });
+    checkPublicKeys(c.owners_after ?? [], `transaction.conditions.${i}.owners_after`);
     checkConditionBody(c.condition, i);
   });
   if (body.conditions.length < body.fulfillments.length) {
@@ -79,6 +83,20 @@ export function checkTransactionShape(value: unknown): Transaction {
     );
   }
   return tx;
+}
+
+/**
+ * The schema checks only the alphabet and the length of the text; a key that decodes to other than 32 bytes
+ * would fail later, where a condition is built from it, as a parse error rather than as this request's fault.
+ */
+function checkPublicKeys(keys: readonly string[], path: string): void {
+  keys.forEach((key, i) => {
+    if (!isBase58Key(key))
+      throw new SchemaError(
+        `${path}.${i} is not an Ed25519 public key: it decodes to ${base58Decode(key).length} bytes`,
+        { field: `${path}.${i}` },
+      );
+  });
 }
 
 function checkConditionBody(condition: ConditionBody, cid: number): void {

@@ -1,4 +1,4 @@
-import { BigchainDBError } from '../protocol/errors.ts';
+import { BigchainDBError, errorCode } from '../protocol/errors.ts';
 
 export class StorageError extends BigchainDBError {}
 
@@ -56,3 +56,33 @@ export class BlockConflictError extends StorageError {
 
 /** A feature only the PostgreSQL server backend has (sharding, replication). */
 export class BackendUnsupported extends StorageError {}
+
+/**
+ * SQLSTATE class 08 (connection exceptions), 53300 too many connections, 57P01/57P02 admin and crash
+ * shutdown, 57P03 cannot connect now (starting up, shutting down); node:net's refused or lost connection
+ */
+const UNAVAILABLE_CODE = /^(08[0-9A-Z]{3}|53300|57P0[123]|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT)$/;
+/** pg's and pg-pool's errors for a lost or never-made connection, which carry no code */
+const UNAVAILABLE_MESSAGE =
+  /^(Connection terminated|timeout exceeded when trying to connect|timeout expired$|Client has encountered a connection error)/;
+
+/**
+ * Whether `error` says the database server cannot serve now (down, restarting, starting up, out of
+ * connections), so the same request may well succeed in a moment, rather than that the request failed.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  // A name with several addresses fails as an AggregateError of each; pg-pool wraps some as the `cause`.
+  const seen = new Set<unknown>();
+  const pending = [error];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    if (seen.has(next)) continue;
+    seen.add(next);
+    const code = errorCode(next);
+    if (code !== undefined && UNAVAILABLE_CODE.test(code)) return true;
+    if (!(next instanceof Error)) continue;
+    if (UNAVAILABLE_MESSAGE.test(next.message)) return true;
+    if (next instanceof AggregateError) pending.push(...(next.errors as unknown[]));
+    if (next.cause !== undefined) pending.push(next.cause);
+  }
+  return false;
+}

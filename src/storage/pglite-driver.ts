@@ -72,11 +72,24 @@ const LOCK_FILE = 'bigchaindb.lock';
 function processIsAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     // EPERM: it exists but belongs to someone else.
-    return errorCode(error) === 'EPERM';
+    if (errorCode(error) !== 'EPERM') return false;
   }
+  // A zombie (exited or killed, not yet reaped by its parent) still answers signal 0 but holds nothing.
+  return processState(pid) !== 'Z';
+}
+
+/** The state letter in /proc/PID/stat (Linux), undefined where it cannot be read. */
+function processState(pid: number): string | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // `PID (command) STATE …`: the command may itself hold spaces and parentheses, so read after the last ')'.
+  return stat.slice(stat.lastIndexOf(')') + 1).trimStart()[0];
 }
 
 /** Creates the lock file holding our pid; takes over one left by a process that no longer runs. */

@@ -1,10 +1,17 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
-import { createAndSignTx, lookupInTransactions, type Transaction } from '../../src/protocol/transaction.ts';
+import { base58Encode } from '../../src/protocol/base58.ts';
+import {
+  createAndSignTx,
+  createTransaction,
+  lookupInTransactions,
+  type Transaction,
+} from '../../src/protocol/transaction.ts';
 import { forged, generateKeyPair } from '../support/chain.ts';
 import { startLoneNode, type NodeProcess } from '../support/node-process.ts';
 import { waitFor } from '../support/wait.ts';
@@ -61,6 +68,47 @@ interface Answer {
   status: number;
   body: Record<string, unknown>;
   headers: Headers;
+}
+
+interface RawAnswer {
+  status: number;
+  /** lowercase names */
+  headers: Record<string, string>;
+  body: unknown;
+}
+
+/**
+ * Writes `text` on a new connection to `url`'s host and port, as it is: no client library would send the
+ * malformed requests this is for. Resolves with the answer once the node closes the connection.
+ */
+function rawRequest(url: string, text: string): Promise<RawAnswer> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const socket = connect(Number(port), hostname, () => socket.end(text));
+    socket.setTimeout(10_000, () =>
+      socket.destroy(new Error(`no answer to ${JSON.stringify(text.slice(0, 60))}`)),
+    );
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.once('error', reject);
+    socket.once('close', () => {
+      const answer = Buffer.concat(chunks).toString('utf8');
+      const [head = '', ...rest] = answer.split('\r\n\r\n');
+      const [statusLine = '', ...headerLines] = head.split('\r\n');
+      const status = Number(/^HTTP\/1\.1 (\d{3}) /.exec(statusLine)?.[1]);
+      const headers = Object.fromEntries(
+        headerLines.map((line) => [
+          line.slice(0, line.indexOf(':')).toLowerCase(),
+          line.slice(line.indexOf(':') + 1).trim(),
+        ]),
+      );
+      try {
+        resolve({ status, headers, body: JSON.parse(rest.join('\r\n\r\n')) });
+      } catch {
+        reject(new Error(`not a JSON answer: ${JSON.stringify(answer.slice(0, 300))}`));
+      }
+    });
+  });
 }
 
 /**
@@ -148,6 +196,124 @@ describe('the HTTP API of a running node', () => {
     );
     assert.deepEqual(huge.body, { status: 413, message: 'the body is larger than 1048576 bytes' });
   });
+
+  /** Runs `work`, then asserts the node logged no ERROR line meanwhile. */
+  async function withoutErrorLines(work: () => Promise<void>): Promise<void> {
+    const from = node.lines.length;
+    await work();
+    assert.deepEqual(
+      node.lines.slice(from).filter((line) => / ERROR /.test(line)),
+      [],
+    );
+  }
+
+  test('ids that cannot be ids (%00, undecodable) are refused before any query: 404 or 400, never 500', () =>
+    withoutErrorLines(async () => {
+      for (const id of ['%00', `${'a'.repeat(63)}%00`, '%00'.repeat(64)]) {
+        const decoded = decodeURIComponent(id);
+        for (const path of [`/api/v1/transactions/${id}`, `/api/v1/transactions/${id}/status`])
+          assert.deepEqual((await call('GET', path)).body, {
+            status: 404,
+            message: `\`${decoded.slice(0, 100)}\` is not a transaction id (64 lowercase hex digits)`,
+          });
+      }
+      for (const id of ['%ZZ', '%ED%A0%80', '%C0%80'])
+        assert.deepEqual((await call('GET', `/api/v1/transactions/${id}/status`)).body, {
+          status: 400,
+          message: 'malformed URL encoding',
+        });
+    }));
+
+  test('a public key that decodes to 31 bytes is a 400 naming the field; the rest of its round is admitted', () =>
+    withoutErrorLines(async () => {
+      const alice = generateKeyPair();
+      const short = base58Encode(new Uint8Array(31).fill(7));
+      const unsigned = createTransaction(short, alice.publicKey, null, 'CREATE');
+      const good = createAndSignTx(alice.privateKey, alice.publicKey, alice.publicKey, null, 'CREATE', {
+        payload: { beside: 'a bad key' },
+      });
+      const [bad, fine] = await Promise.all([post(unsigned), post(good)]);
+      assert.deepEqual(bad!.body, {
+        status: 400,
+        message:
+          'SchemaError: transaction.fulfillments.0.owners_before.0 is not an Ed25519 public key: it decodes to 31 bytes',
+      });
+      assert.equal(fine!.status, 201);
+    }));
+
+  test('malformed HTTP gets a JSON {status, message} and Connection: close, as every other error', () =>
+    withoutErrorLines(async () => {
+      const post = (headers: string, body = '') =>
+        `POST /api/v1/transactions/ HTTP/1.1\r\nHost: x\r\n${headers}\r\n${body}`;
+      const cases: [string, string, number, RegExp][] = [
+        ['a bad request line', 'GARBAGE\r\n\r\n', 400, /^the request is not valid HTTP: Invalid method/],
+        ['a negative Content-Length', post('Content-Length: -5\r\n', '{}'), 400, /Content-Length/],
+        ['a non-numeric Content-Length', post('Content-Length: abc\r\n', '{}'), 400, /Content-Length/],
+        [
+          'two Content-Lengths',
+          post('Content-Length: 2\r\nContent-Length: 3\r\n', '{}'),
+          400,
+          /Content-Length/,
+        ],
+        [
+          'a header continuation line (obs-fold)',
+          'GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n  folded\r\n\r\n',
+          400,
+          /^the request is not valid HTTP: /,
+        ],
+        [
+          'too many headers',
+          `GET / HTTP/1.1\r\nHost: x\r\n${Array.from({ length: 3000 }, (_, i) => `h${i}: v\r\n`).join('')}\r\n`,
+          431,
+          /^the request headers are larger than \d+ bytes$/,
+        ],
+        [
+          'a header too large',
+          `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
+          431,
+          /^the request headers are larger/,
+        ],
+        ['a bad chunk size', post('Transfer-Encoding: chunked\r\n', 'ZZZ\r\n'), 400, /chunk size/],
+        [
+          'chunk extensions too large',
+          post('Transfer-Encoding: chunked\r\n', `2;${'e'.repeat(20_000)}\r\n{}\r\n0\r\n\r\n`),
+          413,
+          /^the chunk extensions are too large$/,
+        ],
+      ];
+      for (const [what, text, status, message] of cases) {
+        const answer = await rawRequest(base, text);
+        assert.equal(answer.status, status, what);
+        assert.match(answer.headers['content-type'] ?? '', /^application\/json/, what);
+        assert.equal(answer.headers.connection?.toLowerCase(), 'close', what);
+        const body = answer.body as { status: number; message: string };
+        assert.equal(body.status, status, what);
+        assert.match(body.message, message, what);
+      }
+      assert.equal((await call('GET', '/')).status, 200, 'the node still serves');
+    }));
+
+  test('a client that closes or resets the connection mid-body is logged below ERROR', () =>
+    withoutErrorLines(async () => {
+      const { hostname, port } = new URL(base);
+      for (const ending of ['close', 'reset'] as const) {
+        const from = node.lines.length;
+        const socket = connect(Number(port), hostname);
+        await new Promise((resolve) => socket.once('connect', resolve));
+        socket.write(
+          'POST /api/v1/transactions/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"id": ',
+        );
+        // Long enough for the node to have the head and be reading the body.
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        socket.on('error', () => {});
+        if (ending === 'close') socket.destroy();
+        else socket.resetAndDestroy();
+        await waitFor(`the node to log the ${ending}`, async () =>
+          node.lines.slice(from).some((line) => /\[http\] POST \/api\/v1\/transactions\/ /.test(line)),
+        );
+      }
+      assert.equal((await call('GET', '/')).status, 200, 'the node still serves');
+    }));
 
   test('a client CREATE, its TRANSFER and a double spend; statuses move from backlog to valid', async () => {
     const alice = generateKeyPair();

@@ -6,16 +6,22 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { PrefixSha256Fulfillment, Ed25519Fulfillment } from '../../src/protocol/cc/index.ts';
+import { base58Encode } from '../../src/protocol/base58.ts';
 import { generateKeyPair } from '../../src/protocol/crypto.ts';
 import { jsonClone } from '../../src/protocol/json.ts';
 import {
+  createInputCondition,
   createTransaction,
   getHashData,
   signTransaction,
   withFulfillment,
   type Transaction,
 } from '../../src/protocol/transaction.ts';
-import { isValidTransaction, validateTransaction } from '../../src/protocol/validation.ts';
+import {
+  checkTransactionShape,
+  isValidTransaction,
+  validateTransaction,
+} from '../../src/protocol/validation.ts';
 import {
   DoubleSpend,
   InputError,
@@ -428,6 +434,41 @@ describe('hostile input never escapes as anything but a ValidationError', () => 
       ledger,
       SchemaError,
       /Infinity is not a finite number/,
+    );
+  });
+
+  test('every owner key decodes to an Ed25519 public key of 32 bytes, else a SchemaError naming it', async () => {
+    const { ledger, transfer } = world();
+    // An unsigned client CREATE as POSTed: the node builds the input condition from owners_before[0].
+    const short = base58Encode(new Uint8Array(31).fill(7));
+    assert.throws(() => checkTransactionShape(createTransaction(short, alice.publicKey, null, 'CREATE')), {
+      name: 'SchemaError',
+      message:
+        'transaction.fulfillments.0.owners_before.0 is not an Ed25519 public key: it decodes to 31 bytes',
+    });
+    await rejectsWith(
+      mutated(transfer, (t) => (t.transaction.conditions[0]!.owners_after = [bob.publicKey, '1'.repeat(33)])),
+      ledger,
+      SchemaError,
+      'transaction.conditions.0.owners_after.1 is not an Ed25519 public key: it decodes to 33 bytes',
+    );
+    // Any text the schema lets through as a key either is refused by the shape check or makes a condition.
+    const alphabet = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz'.split('');
+    const keyText = fc
+      .array(fc.constantFrom(...alphabet), { minLength: 32, maxLength: 44 })
+      .map((chars) => chars.join(''));
+    fc.assert(
+      fc.property(keyText, (key) => {
+        const tx = createTransaction(key, alice.publicKey, null, 'CREATE');
+        try {
+          checkTransactionShape(tx);
+        } catch (error) {
+          assert.ok(error instanceof SchemaError, String(error));
+          return;
+        }
+        assert.ok(createInputCondition(tx.transaction.fulfillments[0]!));
+      }),
+      { numRuns: 300 },
     );
   });
 
