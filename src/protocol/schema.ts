@@ -12,6 +12,13 @@ const index = { type: 'integer', minimum: 0, maximum: 999 } as const;
 export const MAX_FULFILLMENTS = 1000;
 export const MAX_CONDITIONS = 1000;
 export const MAX_OWNERS = 100;
+/**
+ * Levels of nesting a payload may have (the payload object itself is the first). A block holds a payload
+ * six levels down (block, transactions, the transaction, transaction, data, payload), and canonical JSON
+ * refuses more than MAX_JSON_DEPTH (256) levels: without this bound a transaction accepted alone could
+ * never be written into a block.
+ */
+export const MAX_PAYLOAD_DEPTH = 200;
 
 export const transactionSchema = {
   $id: 'https://bigchaindb.com/schema/transaction-0.6.json',

@@ -8,7 +8,7 @@ import {
 import { base58Decode } from './base58.ts';
 import { isBase58Key } from './crypto.ts';
 import { SerializationError } from './errors.ts';
-import { transactionSchemaError } from './schema.ts';
+import { MAX_PAYLOAD_DEPTH, transactionSchemaError } from './schema.ts';
 import {
   conditionBody,
   getHashData,
@@ -82,7 +82,24 @@ export function checkTransactionShape(value: unknown): Transaction {
       `unknown operation ${JSON.stringify(body.operation)}; expected one of ${OPERATIONS.join(', ')}`,
     );
   }
+  if (nestedDeeperThan(body.data.payload, MAX_PAYLOAD_DEPTH)) {
+    throw new SchemaError(`transaction.data.payload is nested deeper than ${MAX_PAYLOAD_DEPTH} levels`, {
+      field: 'transaction.data.payload',
+    });
+  }
   return tx;
+}
+
+/** Whether arrays and objects nest more than `limit` levels in `value`; iterative, so any depth is safe. */
+function nestedDeeperThan(value: unknown, limit: number): boolean {
+  const pending: [unknown, number][] = [[value, 1]];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const [item, depth] = next;
+    if (typeof item !== 'object' || item === null) continue;
+    if (depth > limit) return true;
+    for (const child of Object.values(item)) pending.push([child, depth + 1]);
+  }
+  return false;
 }
 
 /**

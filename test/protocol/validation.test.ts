@@ -8,11 +8,14 @@ import fc from 'fast-check';
 import { PrefixSha256Fulfillment, Ed25519Fulfillment } from '../../src/protocol/cc/index.ts';
 import { base58Encode } from '../../src/protocol/base58.ts';
 import { generateKeyPair } from '../../src/protocol/crypto.ts';
-import { jsonClone } from '../../src/protocol/json.ts';
+import { createBlock } from '../../src/protocol/block.ts';
+import { jsonClone, serialize } from '../../src/protocol/json.ts';
+import { MAX_PAYLOAD_DEPTH } from '../../src/protocol/schema.ts';
 import {
   createInputCondition,
   createTransaction,
   getHashData,
+  createAndSignTx,
   signTransaction,
   withFulfillment,
   type Transaction,
@@ -421,7 +424,7 @@ describe('hostile input never escapes as anything but a ValidationError', () => 
       },
       ledger,
       SchemaError,
-      /nested deeper than 256 levels/,
+      /^transaction\.data\.payload is nested deeper than 200 levels$/,
     );
     await rejectsWith(
       {
@@ -435,6 +438,27 @@ describe('hostile input never escapes as anything but a ValidationError', () => 
       SchemaError,
       /Infinity is not a finite number/,
     );
+  });
+
+  test('a payload of MAX_PAYLOAD_DEPTH levels fits in a block; one level more is refused up front', () => {
+    const nested = (levels: number) => {
+      let value: Record<string, unknown> = { leaf: 1 };
+      for (let i = 1; i < levels; i++) value = { a: value };
+      return value;
+    };
+    const node = generateKeyPair();
+    const deepest = createAndSignTx(node.privateKey, node.publicKey, node.publicKey, null, 'CREATE', {
+      payload: nested(MAX_PAYLOAD_DEPTH) as never,
+    });
+    assert.doesNotThrow(() => checkTransactionShape(jsonClone(deepest)));
+    // What a block and its stored text do with it: serialized six levels further down.
+    assert.doesNotThrow(() => serialize(createBlock([deepest], node, [node.publicKey])));
+    const tooDeep = structuredClone(deepest);
+    tooDeep.transaction.data.payload = nested(MAX_PAYLOAD_DEPTH + 1) as never;
+    assert.throws(() => checkTransactionShape(tooDeep), {
+      name: 'SchemaError',
+      message: `transaction.data.payload is nested deeper than ${MAX_PAYLOAD_DEPTH} levels`,
+    });
   });
 
   test('every owner key decodes to an Ed25519 public key of 32 bytes, else a SchemaError naming it', async () => {
