@@ -151,6 +151,24 @@ export interface LocalPostgres {
   stop(): Promise<void>;
 }
 
+/**
+ * A cluster made by another PostgreSQL major version (an earlier release of this node ran the machine's
+ * own PostgreSQL) cannot be started by these binaries: say so and what to do, instead of the server's log.
+ */
+async function assertSameMajorVersion(bin: string, dataDir: string): Promise<void> {
+  const cluster = (await readFile(join(dataDir, 'PG_VERSION'), 'utf8')).trim();
+  const { stdout } = await execFileAsync(join(bin, 'postgres'), ['--version']);
+  const binaries = /(\d+)\.\d+/.exec(stdout)?.[1];
+  if (binaries !== undefined && cluster !== binaries) {
+    throw new StorageError(
+      `the PostgreSQL cluster in ${dataDir} was made by PostgreSQL ${cluster}; this node runs PostgreSQL ${binaries}. ` +
+        `Back it up with the version that made it (\`bigchaindb backup\`), move ${dataDir} aside, start again and ` +
+        '`bigchaindb restore` into the new cluster',
+      { dataDir, cluster, binaries },
+    );
+  }
+}
+
 /** The port of the server running on `dataDir` (its postmaster.pid), or undefined when none runs. */
 async function runningPort(bin: string, dataDir: string, cwd: string): Promise<number | undefined> {
   try {
@@ -174,6 +192,7 @@ export async function startLocalPostgres(dir: string, port: number): Promise<Loc
   const stop = () => runPostgresTool(bin, 'pg_ctl', ['-D', dataDir, '-m', 'fast', '-w', 'stop'], dir);
   const local = { host: 'localhost', port, user: POSTGRES_SUPERUSER, stop };
   if (!created) {
+    await assertSameMajorVersion(bin, dataDir);
     const running = await runningPort(bin, dataDir, dir);
     if (running === port) return { ...local, state: 'adopted' };
     if (running !== undefined)

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -148,6 +148,24 @@ describe('bigchaindb start --experimental-start-postgresql', () => {
       );
       assert.match(third.stderr, /INFO  PostgreSQL stopped\n$/);
       assert.equal(existsSync(join(home, '.bigchaindb-postgresql', 'data', 'postmaster.pid')), false);
+    } finally {
+      await rm(home, { recursive: true, force: true });
+    }
+  });
+
+  test('a cluster made by another PostgreSQL major version is refused with what to do', async () => {
+    const home = await mkdtemp(join(tmpdir(), 'bigchain-start-pg-old-'));
+    try {
+      // What an earlier release, which ran the machine's PostgreSQL 15, left behind.
+      await mkdir(join(home, '.bigchaindb-postgresql', 'data'), { recursive: true });
+      await writeFile(join(home, '.bigchaindb-postgresql', 'data', 'PG_VERSION'), '15\n');
+      const env = { HOME: home, BIGCHAINDB_DATABASE_PORT: String(await freePort()) };
+      const { code, stderr } = await runCli(['start', '--experimental-start-postgresql'], env);
+      assert.equal(code, 1, stderr);
+      assert.match(
+        stderr,
+        /the PostgreSQL cluster in .*\.bigchaindb-postgresql\/data was made by PostgreSQL 15; this node runs PostgreSQL 18\. Back it up with the version that made it/,
+      );
     } finally {
       await rm(home, { recursive: true, force: true });
     }
