@@ -359,10 +359,14 @@ async function runRestore(context: Context): Promise<void> {
     { create: true },
   );
   progress.end();
+  const { droppedBlocks, droppedVotes, droppedTransactions } = summary;
   context.io.stdout.write(
     `Restored ${summary.blocks} blocks and ${summary.votes} votes into the ${databaseLabel(cfg)}.\n` +
-      `Kept everything up to the last valid block ${summary.lastValidBlock}; dropped ${summary.droppedBlocks} ` +
-      `blocks after it and their ${summary.droppedVotes} votes; the backlog is empty.\n`,
+      `Kept ${summary.blocks - droppedBlocks} blocks, ${summary.keptTransactions} transactions and ` +
+      `${summary.votes - droppedVotes} votes; dropped ${droppedBlocks} blocks, ${droppedTransactions} ` +
+      `transactions and ${droppedVotes} votes.\n` +
+      `Kept everything up to the last valid block ${summary.lastValidBlock}; dropped ${droppedBlocks} ` +
+      `blocks after it and their ${droppedVotes} votes; the backlog is empty.\n`,
   );
 }
 
@@ -381,7 +385,8 @@ async function runPrune(context: Context): Promise<void> {
     const pruned = await pruneAfterLastValidBlock(storage);
     context.io.stdout.write(
       `Kept everything up to the last valid block ${pruned.lastValidBlock}; deleted ${pruned.blocks.length} ` +
-        `blocks after it, ${pruned.votes} votes on them and ${pruned.backlog} backlog entries; rebuilt the indexes.\n`,
+        `blocks after it, ${pruned.votes} votes on them and ${pruned.backlog} backlog entries; rebuilt the indexes. ` +
+        `The deleted blocks held ${pruned.transactions} transactions.\n`,
     );
   });
 }

@@ -106,6 +106,13 @@ export interface RestoreSummary {
   droppedBlocks: number;
   /** the votes on the dropped blocks */
   droppedVotes: number;
+  /**
+   * transactions in the blocks kept, the genesis block's included: one per block that holds it, so a
+   * transaction re-included after an invalid block counts twice
+   */
+  keptTransactions: number;
+  /** transactions in the dropped blocks */
+  droppedTransactions: number;
   /** the last valid block (or the genesis block), which the rule kept */
   lastValidBlock: string;
 }
@@ -323,6 +330,7 @@ export async function restore(
     await checkStatuses(storage, blockLines, batchSize);
 
     const pruned = await pruneAfterLastValidBlock(storage);
+    const [kept] = await storage.driver.query<{ n: number }>('SELECT count(*)::int AS n FROM transactions');
     await storage.driver.query('DELETE FROM bigchaindb_meta WHERE key = $1', [RESTORE_MARKER]);
     await storage.analyze();
     report();
@@ -330,6 +338,8 @@ export async function restore(
       ...done,
       droppedBlocks: pruned.blocks.length,
       droppedVotes: pruned.votes,
+      keptTransactions: kept?.n ?? 0,
+      droppedTransactions: pruned.transactions,
       lastValidBlock: pruned.lastValidBlock,
     };
   } catch (error) {

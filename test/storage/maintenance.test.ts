@@ -249,6 +249,8 @@ for (const name of BACKEND_NAMES) {
         votes: 7,
         droppedBlocks: 0,
         droppedVotes: 0,
+        keptTransactions: 6,
+        droppedTransactions: 0,
         lastValidBlock: original.blocks[3]?.id,
       });
       assert.deepEqual(await snapshot(target), original);
@@ -318,6 +320,8 @@ for (const name of BACKEND_NAMES) {
         votes: 8,
         droppedBlocks: 2,
         droppedVotes: 1,
+        keptTransactions: 6,
+        droppedTransactions: 2,
         lastValidBlock: b3.id,
       });
       assert.deepEqual(progress, [
