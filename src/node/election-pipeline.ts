@@ -7,12 +7,9 @@ import type { Bigchain } from './bigchain.ts';
 import { describeError, type Logger } from './log.ts';
 import type { SetAside } from './set-aside.ts';
 import type { Stage } from './supervisor.ts';
-import { Wakeup } from './wakeup.ts';
 
 const CATCH_UP_BATCH = 500;
 const VERDICT_CACHE_LIMIT = 100_000;
-/** how often the retry loop looks at the set-aside blocks when none is due sooner */
-const IDLE_CHECK_MS = 1_000;
 
 /**
  * The election: whenever votes arrive, each undecided block they are for is counted (0.6
@@ -26,7 +23,6 @@ export class ElectionPipeline implements Stage {
   readonly name = 'election';
   private feed: Changefeed<StoredVote> | undefined;
   private stopping = false;
-  private readonly wakeup = new Wakeup();
   /** signature verdicts by vote text: a vote is checked once however often its block is recounted */
   private readonly verdicts = new Map<string, boolean>();
   /** decisions this instance recorded (for tests and the benchmark) */
@@ -47,47 +43,28 @@ export class ElectionPipeline implements Stage {
     });
     this.feed = feed;
     if (this.stopping) return;
-    const retrying = this.retrySetAside();
-    try {
-      let afterSeq = '0';
-      for (;;) {
-        const undecided = await storage.undecidedBlocks({ afterSeq, limit: CATCH_UP_BATCH });
-        const last = undecided.at(-1);
-        if (last === undefined || this.stopping) break;
-        await this.count(undecided.map((block) => block.id));
-        afterSeq = last.seq;
-      }
-      for await (const votes of feed) {
-        await this.count([...new Set(votes.map((stored) => stored.vote.vote.voting_for_block))]);
-      }
-    } finally {
-      this.stopping = true;
-      this.wakeup.wake();
-      await feed.close();
-      await retrying.catch(() => {});
-    }
-    // A failure of the retry loop closed the feed: it is the stage's failure.
-    await retrying;
+    await this.setAside.runWithRetries({
+      main: async () => {
+        let afterSeq = '0';
+        for (;;) {
+          const undecided = await storage.undecidedBlocks({ afterSeq, limit: CATCH_UP_BATCH });
+          const last = undecided.at(-1);
+          if (last === undefined || this.stopping) break;
+          await this.count(undecided.map((block) => block.id));
+          afterSeq = last.seq;
+        }
+        for await (const votes of feed) {
+          await this.count([...new Set(votes.map((stored) => stored.vote.vote.voting_for_block))]);
+        }
+      },
+      retry: (due) => this.count(due, { retry: true }),
+      interrupt: () => feed.close(),
+    });
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
-    this.wakeup.wake();
     await this.feed?.close();
-  }
-
-  /** Counts the blocks set aside again as each one's retry comes due. */
-  private async retrySetAside(): Promise<void> {
-    try {
-      while (!this.stopping) {
-        await this.wakeup.sleep(Math.min(this.setAside.nextDueIn(), IDLE_CHECK_MS));
-        const due = this.setAside.due();
-        if (due.length > 0 && !this.stopping) await this.count(due, { retry: true });
-      }
-    } catch (error) {
-      await this.feed?.close();
-      throw error;
-    }
   }
 
   /**

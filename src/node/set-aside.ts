@@ -1,5 +1,9 @@
 import { isDatabaseUnavailable } from '../storage/errors.ts';
 import { describeError, type Logger } from './log.ts';
+import { Wakeup } from './wakeup.ts';
+
+/** how often a retry loop looks at the set-aside items when none is due sooner */
+const IDLE_CHECK_MS = 1_000;
 
 /** A block or transaction a stage failed to process, set aside to be retried later. */
 export interface SetAsideItem {
@@ -77,6 +81,40 @@ export class SetAside {
     return [...this.entries.values()]
       .filter((entry) => entry.attempts >= this.reportAfter)
       .map(({ retryAt: _, ...item }) => ({ ...item }));
+  }
+
+  /**
+   * Runs a stage's main loop with `retry` called on the items set aside here as their retries come due. A
+   * failure of either ends both — `interrupt` makes `main` return, by closing its feed — and is thrown.
+   */
+  async runWithRetries(stage: {
+    main: () => Promise<void>;
+    retry: (ids: string[]) => Promise<void>;
+    interrupt: () => Promise<void>;
+  }): Promise<void> {
+    const wakeup = new Wakeup();
+    let done = false;
+    const retrying = (async () => {
+      try {
+        while (!done) {
+          await wakeup.sleep(Math.min(this.nextDueIn(), IDLE_CHECK_MS));
+          const due = this.due();
+          if (due.length > 0 && !done) await stage.retry(due);
+        }
+      } catch (error) {
+        await stage.interrupt();
+        throw error;
+      }
+    })();
+    try {
+      await stage.main();
+    } finally {
+      done = true;
+      wakeup.wake();
+      await stage.interrupt();
+      await retrying.catch(() => {});
+    }
+    await retrying;
   }
 
   /**

@@ -11,11 +11,8 @@ import type { SetAside } from './set-aside.ts';
 import type { Stage } from './supervisor.ts';
 import type { VerifiedSignatures } from './verified-signatures.ts';
 import type { VerifyPool } from './verify-pool.ts';
-import { Wakeup } from './wakeup.ts';
 
 const CATCH_UP_BATCH = 20;
-/** how often the retry loop looks at the set-aside blocks when none is due sooner */
-const IDLE_CHECK_MS = 1_000;
 
 /**
  * The vote pipeline: this node votes once on every block it is a voter of — first the ones written while it
@@ -37,7 +34,6 @@ export class VotePipeline implements Stage {
   /** votes cast by this instance (for tests and the benchmark) */
   votesCast = 0;
 
-  private readonly wakeup = new Wakeup();
   /** voteOn calls one at a time: each chains previous_block to the one before */
   private voting: Promise<void> = Promise.resolve();
 
@@ -63,52 +59,37 @@ export class VotePipeline implements Stage {
     });
     this.feed = feed;
     if (this.stopping) return;
-    const retrying = this.retrySetAside();
-    try {
-      let afterSeq = '0';
-      for (;;) {
-        const unvoted = await storage.unvotedBlocks(this.bigchain.me, { afterSeq, limit: CATCH_UP_BATCH });
-        const last = unvoted.at(-1);
-        if (last === undefined || this.stopping) break;
-        await this.voteOn(unvoted.map((stored) => stored.block));
-        afterSeq = last.seq;
-      }
-      for await (const stored of feed) await this.voteOnUnvoted(stored.map((entry) => entry.block));
-    } finally {
-      this.stopping = true;
-      this.wakeup.wake();
-      await feed.close();
-      await retrying.catch(() => {});
-    }
-    // A failure of the retry loop closed the feed: it is the stage's failure.
-    await retrying;
+    await this.setAside.runWithRetries({
+      main: async () => {
+        let afterSeq = '0';
+        for (;;) {
+          const unvoted = await storage.unvotedBlocks(this.bigchain.me, { afterSeq, limit: CATCH_UP_BATCH });
+          const last = unvoted.at(-1);
+          if (last === undefined || this.stopping) break;
+          await this.voteOn(unvoted.map((stored) => stored.block));
+          afterSeq = last.seq;
+        }
+        for await (const stored of feed) await this.voteOnUnvoted(stored.map((entry) => entry.block));
+      },
+      retry: (due) => this.retry(due),
+      interrupt: () => feed.close(),
+    });
   }
 
   async stop(): Promise<void> {
     this.stopping = true;
-    this.wakeup.wake();
     await this.feed?.close();
   }
 
-  /** Checks the blocks set aside again as each one's retry comes due. */
-  private async retrySetAside(): Promise<void> {
-    try {
-      while (!this.stopping) {
-        await this.wakeup.sleep(Math.min(this.setAside.nextDueIn(), IDLE_CHECK_MS));
-        const due = this.setAside.due();
-        if (due.length === 0 || this.stopping) continue;
-        const stored = await this.bigchain.storage.getBlocks(due);
-        // Gone (pruned) since: nothing left to vote on.
-        for (const id of due) if (!stored.has(id)) await this.setAside.attempt(id, async () => {});
-        await this.voteOnUnvoted(
-          [...stored.values()].map((entry) => entry.block),
-          { retry: true },
-        );
-      }
-    } catch (error) {
-      await this.feed?.close();
-      throw error;
-    }
+  /** Checks the blocks set aside again, those whose retry came due. */
+  private async retry(due: readonly string[]): Promise<void> {
+    const stored = await this.bigchain.storage.getBlocks(due);
+    // Gone (pruned) since: nothing left to vote on.
+    for (const id of due) if (!stored.has(id)) await this.setAside.attempt(id, async () => {});
+    await this.voteOnUnvoted(
+      [...stored.values()].map((entry) => entry.block),
+      { retry: true },
+    );
   }
 
   private async voteOnUnvoted(blocks: readonly Block[], options: { retry?: boolean } = {}): Promise<void> {

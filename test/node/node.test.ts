@@ -4,26 +4,13 @@ import { createBlock } from '../../src/protocol/block.ts';
 import type { Transaction } from '../../src/protocol/transaction.ts';
 import { createVote } from '../../src/protocol/vote.ts';
 import { Bigchain } from '../../src/node/bigchain.ts';
-import { streamLogger, type Logger } from '../../src/node/log.ts';
 import { BigchainNode, type NodeOptions } from '../../src/node/node.ts';
 import type { Storage } from '../../src/storage/storage.ts';
 import { forged, generateKeyPair, TestChain } from '../support/chain.ts';
 import { describeEachBackend } from '../support/storage-backends.ts';
 import { allSettled, outcomes } from '../support/outcomes.ts';
+import { memoryLog } from '../support/memory-log.ts';
 import { waitFor } from '../support/wait.ts';
-import { Writable } from 'node:stream';
-
-/** A log that keeps its lines, to assert on what the node reported. */
-function memoryLog(): { log: Logger; lines: string[] } {
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      lines.push(...chunk.toString().trimEnd().split('\n'));
-      done();
-    },
-  });
-  return { log: streamLogger(stream, 'debug'), lines };
-}
 
 const FAST: NodeOptions = { blockSize: 10, blockTimeoutMs: 50, reassignDelayMs: 60_000, verifyWorkers: 2 };
 

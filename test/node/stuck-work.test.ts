@@ -1,32 +1,21 @@
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { afterEach, test } from 'node:test';
 import { BigchainDBError } from '../../src/protocol/errors.ts';
 import { Bigchain } from '../../src/node/bigchain.ts';
-import { streamLogger, type Logger } from '../../src/node/log.ts';
+import type { Logger } from '../../src/node/log.ts';
 import { BigchainNode, type NodeOptions } from '../../src/node/node.ts';
 import { SetAside } from '../../src/node/set-aside.ts';
 import { Supervisor } from '../../src/node/supervisor.ts';
 import ExplodingRules from '../fixtures/exploding-plugin.ts';
 import { generateKeyPair, TestChain } from '../support/chain.ts';
 import { describeEachBackend } from '../support/storage-backends.ts';
+import { memoryLog } from '../support/memory-log.ts';
 import { waitFor } from '../support/wait.ts';
 
 /**
  * Issue 12: a stage that fails the same way again and again is reported loudly (an ERROR once, a counter,
  * readiness false), and one block or transaction a stage cannot process does not hold up the rest.
  */
-
-function memoryLog(): { log: Logger; lines: string[] } {
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      lines.push(...chunk.toString().trimEnd().split('\n'));
-      done();
-    },
-  });
-  return { log: streamLogger(stream, 'debug'), lines };
-}
 
 const errorLines = (lines: readonly string[]) => lines.filter((line) => line.includes(' ERROR '));
 

@@ -27,7 +27,6 @@ import { Storage } from '../../src/storage/storage.ts';
 import { generateKeyPair, TestChain } from '../support/chain.ts';
 import { BACKEND_NAMES, startBackend, type StorageBackend } from '../support/storage-backends.ts';
 
-
 // --- a chain with every kind of block -------------------------------------------------------------------
 
 interface Fixture {
