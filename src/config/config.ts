@@ -8,7 +8,7 @@ import { DEFAULT_DATABASE_CONFIG, type DatabaseConfig } from '../storage/open.ts
 /**
  * The node configuration: the seed's settings (server, database, keypair, keyring, statsd, api_endpoint,
  * consensus_plugin) plus this implementation's own (database.backend/path/user/password,
- * backlog_reassign_delay, block_timeout). Precedence, as in 0.6: defaults < config file < BIGCHAINDB_* environment.
+ * backlog_reassign_delay, block_timeout, max_clock_skew, log.level). Precedence, as in 0.6: defaults < config file < BIGCHAINDB_* environment.
  */
 export interface NodeConfig {
   server: { bind: string; workers: number | null; threads: number | null };
@@ -22,6 +22,10 @@ export interface NodeConfig {
   backlog_reassign_delay: number;
   /** seconds the first transaction of a block waits for the block to fill (1000 transactions) */
   block_timeout: number;
+  /** seconds a client CREATE's timestamp may differ from the node's clock */
+  max_clock_skew: number;
+  /** error, warn, info or debug */
+  log: { level: 'error' | 'warn' | 'info' | 'debug' };
 }
 
 export class ConfigurationError extends BigchainDBError {}
@@ -59,6 +63,8 @@ export function defaultConfig(): NodeConfig {
     consensus_plugin: 'default',
     backlog_reassign_delay: 30,
     block_timeout: 1,
+    max_clock_skew: 600,
+    log: { level: 'info' },
   };
 }
 
@@ -77,7 +83,10 @@ const NULLABLE_TYPES: Record<string, 'number' | 'string'> = {
   'database.password': 'string',
 };
 
-const CHOICES: Record<string, readonly string[]> = { 'database.backend': ['embedded', 'postgresql'] };
+const CHOICES: Record<string, readonly string[]> = {
+  'database.backend': ['embedded', 'postgresql'],
+  'log.level': ['error', 'warn', 'info', 'debug'],
+};
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 

@@ -94,6 +94,8 @@ describe('configuration: defaults < file < environment', () => {
         BIGCHAINDB_DATABASE_PASSWORD: 'pw',
         BIGCHAINDB_BACKLOG_REASSIGN_DELAY: '12',
         BIGCHAINDB_BLOCK_TIMEOUT: '0.5',
+        BIGCHAINDB_MAX_CLOCK_SKEW: '60',
+        BIGCHAINDB_LOG_LEVEL: 'debug',
       },
     });
     assert.deepEqual(config, {
@@ -114,6 +116,8 @@ describe('configuration: defaults < file < environment', () => {
       consensus_plugin: 'my-plugin',
       backlog_reassign_delay: 12,
       block_timeout: 0.5,
+      max_clock_skew: 60,
+      log: { level: 'debug' },
     });
   });
 
