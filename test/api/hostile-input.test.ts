@@ -40,6 +40,8 @@ import { startLoneNode, type NodeProcess } from '../support/node-process.ts';
  */
 
 const SEED = Number.parseInt(process.env.HOSTILE_SEED ?? '20261212', 10);
+/** every client transaction's timestamp: the node refuses one too far from its clock (max_clock_skew) */
+const TIMESTAMP = String(Math.round(Date.now() / 1000));
 const BODIES = Math.min(
   Math.max(Number.parseInt(process.env.HOSTILE_BODIES ?? '3000', 10) || 3000, 100),
   20_000,
@@ -891,7 +893,7 @@ test(
       const owner = keyFor(label);
       const skeleton = createTransaction(owner.publicKey, owner.publicKey, null, 'CREATE', {
         uuid: uuidFor(label),
-        timestamp: '1767225600',
+        timestamp: TIMESTAMP,
       });
       return { owner, built: signBody(skeleton, { n: label }, owner, 'json') };
     };
@@ -900,7 +902,7 @@ test(
       const input: TransactionInput = { txid: from.id, cid: 0 };
       const skeleton = createTransaction(from.owner.publicKey, to.publicKey, input, 'TRANSFER', {
         uuid: uuidFor(label),
-        timestamp: '1767225600',
+        timestamp: TIMESTAMP,
       });
       return signBody(skeleton, payload, from.owner, enc);
     };
@@ -915,7 +917,7 @@ test(
           const owner = keyFor(label);
           const skeleton = createTransaction(owner.publicKey, owner.publicKey, null, 'CREATE', {
             uuid: uuidFor(label),
-            timestamp: '1767225600',
+            timestamp: TIMESTAMP,
           });
           const built = signBody(skeleton, item.payload, owner, item.encoding);
           const tags = tagsOf(built, item.encoding);
@@ -1162,6 +1164,19 @@ test(
         what: `${entry.id} is ${entry.status} ${Math.round(waited / 1000)} s after the last POST`,
         sent: entry.sent,
       });
+
+    // --- (4a) a plain, valid CREATE is accepted, whatever was sent before it ---------------------------
+    for (const sent of sentLog) {
+      if (
+        (sent.category === 'plain CREATE' || sent.category === 'final canary CREATE') &&
+        sent.status !== 201
+      )
+        violations.push({
+          invariant: '(4a) a plain valid CREATE is accepted',
+          what: `answered ${sent.status}: ${excerpt(sent.answer)}`,
+          sent,
+        });
+    }
 
     // --- (4) what was built valid and accepted is valid; conflicting spends are not both valid ------------
     for (const entry of inOrder) {
