@@ -1,7 +1,25 @@
+import {
+  BIGCHAINDB_TYPE_IDS,
+  CryptoConditionError,
+  Ed25519Fulfillment,
+  Fulfillment,
+  ThresholdSha256Fulfillment,
+} from '../protocol/cc/index.ts';
 import { timestamp } from '../protocol/crypto.ts';
-import { createInputCondition, type Transaction } from '../protocol/transaction.ts';
+import {
+  conditionBody,
+  createInputCondition,
+  ownersCondition,
+  type FulfillmentEntry,
+  type Transaction,
+} from '../protocol/transaction.ts';
 import { checkTransactionHash, checkTransactionShape, computeTransactionId } from '../protocol/validation.ts';
-import { OperationError, ReplayError } from '../protocol/validation-errors.ts';
+import {
+  InvalidSignature,
+  OperationError,
+  ReplayError,
+  ValidationError,
+} from '../protocol/validation-errors.ts';
 import type { Bigchain } from '../node/bigchain.ts';
 import { isDatabaseUnavailable } from '../storage/errors.ts';
 import { selectTransactions } from '../node/block-builder.ts';
@@ -17,6 +35,16 @@ export type Admitted =
 
 /** Most POSTs handled in one round: one chain lookup, one signature batch, one backlog insert. */
 const MAX_BATCH = 500;
+/** config `max_clock_skew`'s default: 10 minutes */
+export const DEFAULT_MAX_CLOCK_SKEW = 600;
+
+export interface AdmissionOptions {
+  /** how many seconds a client CREATE's timestamp may be from the node's clock (config `max_clock_skew`) */
+  maxClockSkew?: number;
+}
+
+/** A client CREATE whose timestamp the node will not sign: too far from its own clock. */
+export class ClockSkewError extends ValidationError {}
 
 interface Submission {
   body: unknown;
@@ -31,19 +59,25 @@ interface Submission {
  * signature check each. Signatures found good are remembered in `verified`, so the node's block pipeline
  * (in the same process) does not check them again; the node's own CREATEs are never checked at all.
  *
- * A client CREATE must carry the client's signature over it; it becomes the node's CREATE to the same keys
- * (0.6 transform_create, which skipped the check: anyone could mint to any key). Every transaction is then
- * validated against the chain and the rest of its round, as for a block.
+ * A client CREATE must carry the signature of every key in its owners_before (for several, a fulfillment of
+ * their n-of-n threshold: the condition the asset will carry) and a timestamp within `maxClockSkew` of the
+ * node's clock; it becomes the node's CREATE to the same keys (0.6 transform_create, which skipped the check:
+ * anyone could mint to any key). Every transaction is then validated against the chain and the rest of its
+ * round, as for a block.
  */
 export class Admission {
   private queue: Submission[] = [];
   private running = false;
+  private readonly maxClockSkew: number;
 
   constructor(
     private readonly bigchain: Bigchain,
     private readonly pool: VerifyPool,
     private readonly verified?: VerifiedSignatures,
-  ) {}
+    options: AdmissionOptions = {},
+  ) {
+    this.maxClockSkew = options.maxClockSkew ?? DEFAULT_MAX_CLOCK_SKEW;
+  }
 
   /** Resolves once the transaction is in the backlog; rejects with a ValidationError saying why not. */
   submit(body: unknown): Promise<Admitted> {
@@ -93,10 +127,11 @@ export class Admission {
       }
     }
     const verdicts = await this.pool.verify(clientCreates.map(({ job }) => job));
+    const late: Promise<void>[] = [];
     for (const [i, { submission, job }] of clientCreates.entries()) {
       const failure = verdicts[i];
       if (failure) {
-        submission.reject(failure);
+        submission.reject((failure instanceof InvalidSignature && unsignedOwners(job.tx)) || failure);
         continue;
       }
       const [fulfillment] = job.tx.transaction.fulfillments;
@@ -107,6 +142,17 @@ export class Admission {
         uuid: uuidFrom(job.tx.id),
         timestamp: job.tx.transaction.timestamp,
       });
+      const sent = created.transaction.timestamp;
+      const skew = Math.abs(Number(sent) - Number(now));
+      if (skew > this.maxClockSkew) {
+        const refusal = new ClockSkewError(
+          `the transaction's timestamp ${sent} is ${skew} s from the node's clock (${now}); ` +
+            `at most max_clock_skew = ${this.maxClockSkew} s`,
+          { timestamp: sent, now },
+        );
+        late.push(this.admitLate(submission, created, refusal));
+        continue;
+      }
       const signed = await b.signTransaction(created, b.mePrivate);
       // Signed here a moment ago: nothing to check.
       this.verified?.add({
@@ -117,6 +163,7 @@ export class Admission {
       shaped.push({ submission, tx: signed });
       nodeCreates.add(signed.id);
     }
+    await Promise.all(late);
 
     // 2. Against the chain and each other; the same transaction twice in a round is one candidate.
     const byId = new Map<string, Submission[]>();
@@ -155,6 +202,21 @@ export class Admission {
       for (const copy of copies) copy.resolve({ transaction, inserted: false });
     }
   }
+
+  /**
+   * A client CREATE outside the clock window is refused, unless it is a retry of one the node already
+   * stored: then the answer is the stored transaction, as for any retry (the window has passed since).
+   */
+  private async admitLate(submission: Submission, created: Transaction, refusal: ClockSkewError) {
+    try {
+      const stored = await this.bigchain.getTransactionWithStatus(created.id);
+      if (stored.transaction !== null && stored.status !== 'invalid')
+        submission.resolve({ transaction: stored.transaction, inserted: false });
+      else submission.reject(refusal);
+    } catch (error) {
+      submission.reject(error);
+    }
+  }
 }
 
 /** A UUID (version-5 layout) made from a transaction id, itself a SHA3-256 hash. */
@@ -166,14 +228,54 @@ function uuidFrom(id: string): string {
   return `${text.slice(0, 8)}-${text.slice(8, 12)}-${text.slice(12, 16)}-${text.slice(16, 20)}-${text.slice(20)}`;
 }
 
-/** The check of a client's CREATE: one fulfillment, by its first owner, over the transaction as sent. */
+/**
+ * The check of a client's CREATE: one fulfillment over the transaction as sent, of the condition the node's
+ * CREATE will give its owners_before: Ed25519 of the one key, or the n-of-n threshold of several, so every
+ * future owner of the asset has signed for it.
+ */
 function clientCreateJob(clientTx: Transaction, now: string): VerifyJob {
   const [fulfillment, ...extra] = clientTx.transaction.fulfillments;
   if (fulfillment === undefined || extra.length > 0)
     throw new OperationError('a CREATE has exactly one fulfillment, signed by the client creating it');
   checkTransactionHash(clientTx, computeTransactionId(clientTx));
-  const condition = createInputCondition(fulfillment);
+  const owners = fulfillment.owners_before;
+  const twice = owners.find((owner, i) => owners.indexOf(owner) !== i);
+  // A threshold counts a key once: an asset for the same key twice could never be spent.
+  if (twice !== undefined) throw new OperationError(`the CREATE lists owner ${twice} twice in owners_before`);
+  const condition = ownersCondition(owners);
   if (condition === undefined)
     throw new OperationError('the CREATE fulfillment names no owner (owners_before is empty)');
-  return { tx: clientTx, inputConditions: [condition], now };
+  return { tx: clientTx, inputConditions: [conditionBody(condition)], now };
+}
+
+/**
+ * Why a client CREATE that failed its signature check failed, when owners did not sign it (say, one of
+ * several signed alone): naming them. Undefined when each owner's signature is there (then one is wrong).
+ */
+function unsignedOwners(clientTx: Transaction): InvalidSignature | undefined {
+  const [{ owners_before: owners, fulfillment }] = clientTx.transaction.fulfillments as [FulfillmentEntry];
+  if (fulfillment === null) return undefined;
+  let signed: Set<string>;
+  try {
+    signed = new Set(signedKeys(Fulfillment.fromUri(fulfillment, { allowedTypeIds: BIGCHAINDB_TYPE_IDS })));
+  } catch (error) {
+    if (error instanceof CryptoConditionError) return undefined;
+    throw error;
+  }
+  const missing = owners.flatMap((owner, i) => (signed.has(owner) ? [] : [`${owner} (owners_before.${i})`]));
+  if (missing.length === 0) return undefined;
+  return new InvalidSignature(
+    `the CREATE is not signed by ${missing.join(', ')}: a client CREATE is signed by every key in ` +
+      'owners_before (for several, a fulfillment of their n-of-n threshold condition)',
+    { fid: 0, missing: owners.filter((owner) => !signed.has(owner)) },
+  );
+}
+
+/** The keys of the Ed25519 signatures in a fulfillment, through nested thresholds (not checked here). */
+function signedKeys(fulfillment: Fulfillment): string[] {
+  if (fulfillment instanceof Ed25519Fulfillment) return [fulfillment.publicKeyBase58];
+  if (!(fulfillment instanceof ThresholdSha256Fulfillment)) return [];
+  return fulfillment.subconditions.flatMap(({ body }) =>
+    body instanceof Fulfillment ? signedKeys(body) : [],
+  );
 }

@@ -17,6 +17,7 @@ import type { Admission, Admitted } from './admission.ts';
 import { describeError, silentLogger, type Logger } from '../node/log.ts';
 
 export const API_PREFIX = '/api/v1';
+const OPENAPI_PATH = `${API_PREFIX}/openapi.json`;
 /** the largest request body accepted; a 1000-fulfillment transaction is well under it */
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 /** what a 503 tells a client to wait while the database is down or restarting */
@@ -90,6 +91,26 @@ const infoSchema = {
     api_endpoint: { type: 'string' },
   },
 };
+const indexSchema = {
+  type: 'object',
+  required: [...infoSchema.required, 'openapi', 'routes'],
+  properties: {
+    ...infoSchema.properties,
+    openapi: { type: 'string', description: 'the path of the OpenAPI document' },
+    routes: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['method', 'path', 'summary'],
+        properties: {
+          method: { type: 'string' },
+          path: { type: 'string', description: 'OpenAPI-style, `{name}` for a parameter' },
+          summary: { type: 'string' },
+        },
+      },
+    },
+  },
+};
 
 /**
  * The `tx_id` parameter, checked before any query: text that cannot be an id gets its 404 here, so no
@@ -105,26 +126,39 @@ function transactionId(params: Record<string, string>): string {
 /** The routes of the seed's HTTP API (PROTOCOL R7), each with the schemas the OpenAPI document shows. */
 function routes(options: ApiOptions): Route[] {
   const b = options.bigchain;
+  const info = () => ({
+    software: 'BigchainDB',
+    version: options.info.version,
+    public_key: b.me,
+    keyring: b.nodesExceptMe,
+    api_endpoint: options.info.apiEndpoint,
+  });
   return [
     {
       method: 'GET',
       path: '/',
       summary: 'Information about this node',
       responses: { 200: { description: 'the node', schema: infoSchema } },
+      handle: async () => ({ status: 200, body: info() }),
+    },
+    {
+      method: 'GET',
+      // The URL the node prints at start-up: where a client starts.
+      path: API_PREFIX,
+      summary: 'This API: the node (as GET /), its routes and where its OpenAPI document is',
+      responses: { 200: { description: 'the node and its routes', schema: indexSchema } },
       handle: async () => ({
         status: 200,
         body: {
-          software: 'BigchainDB',
-          version: options.info.version,
-          public_key: b.me,
-          keyring: b.nodesExceptMe,
-          api_endpoint: options.info.apiEndpoint,
+          ...info(),
+          openapi: OPENAPI_PATH,
+          routes: routes(options).map(({ method, path, summary }) => ({ method, path, summary })),
         },
       }),
     },
     {
       method: 'GET',
-      path: `${API_PREFIX}/openapi.json`,
+      path: OPENAPI_PATH,
       summary: 'This API as an OpenAPI 3.0 document',
       responses: { 200: { description: 'the OpenAPI document' } },
       handle: async () => ({ status: 200, body: openApiDocument(routes(options), options.info.version) }),
@@ -133,8 +167,10 @@ function routes(options: ApiOptions): Route[] {
       method: 'POST',
       path: `${API_PREFIX}/transactions`,
       summary:
-        'Submit a transaction. A CREATE must be signed by its client (owners_before[0]); the node checks that ' +
-        'signature, then rebuilds it as a CREATE from the node to the same keys with the same payload, and signs it.',
+        'Submit a transaction. A CREATE must be signed by every key in its owners_before (for several, a ' +
+        'fulfillment of their n-of-n threshold condition) and have a timestamp within max_clock_skew of the ' +
+        "node's clock; the node checks that, then rebuilds it as a CREATE from the node to the same keys with " +
+        'the same payload, and signs it.',
       requestSchema: transactionSchema,
       responses: {
         201: {
@@ -144,6 +180,7 @@ function routes(options: ApiOptions): Route[] {
         200: { description: 'already waiting in the backlog', schema: transactionSchema },
         400: { description: 'not valid: the message says why', schema: errorSchema },
         413: { description: 'the body is too large', schema: errorSchema },
+        415: { description: 'a Content-Encoding other than identity', schema: errorSchema },
         503: unavailableResponse,
       },
       handle: async (request) => {
@@ -254,6 +291,16 @@ function compile(route: Route): CompiledRoute {
 }
 
 async function readBody(request: IncomingMessage, limit: number): Promise<unknown> {
+  const encodings = (request.headers['content-encoding'] ?? '')
+    .split(',')
+    .map((coding) => coding.trim().toLowerCase())
+    .filter((coding) => coding !== '' && coding !== 'identity');
+  if (encodings.length > 0)
+    throw new HttpError(
+      415,
+      `the body's Content-Encoding ${encodings.join(', ')} is not supported: send it uncompressed (identity)`,
+      { 'accept-encoding': 'identity' },
+    );
   const declared = Number(request.headers['content-length'] ?? 0);
   if (declared > limit) throw new HttpError(413, `the body is larger than ${limit} bytes`);
   const chunks: Buffer[] = [];
@@ -278,6 +325,7 @@ async function readBody(request: IncomingMessage, limit: number): Promise<unknow
   }
 }
 
+/** node:http writes no body in answer to a HEAD request: the headers, content-length included, are the GET's. */
 function send(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
   const text = `${JSON.stringify(body)}\n`;
   response.writeHead(status, {
@@ -345,13 +393,17 @@ export function createApiServer(options: ApiOptions): Server {
     const answering = underWay.get(request.socket) ?? new Set();
     underWay.set(request.socket, answering.add(response));
     response.once('close', () => answering.delete(response));
-    const methods = () =>
-      table.filter((entry) => entry.pattern.test(path)).map((entry) => entry.route.method);
-    if (request.method === 'OPTIONS' && methods().length > 0) {
+    const matching = table.filter((entry) => entry.pattern.test(path));
+    // HEAD is GET without the body, on every GET route.
+    const method = request.method === 'HEAD' ? 'GET' : request.method;
+    const allowed = matching.flatMap((entry) =>
+      entry.route.method === 'GET' ? ['GET', 'HEAD'] : [entry.route.method],
+    );
+    if (request.method === 'OPTIONS' && matching.length > 0) {
       // CORS preflight (a browser's POST of JSON from another origin)
       response.writeHead(204, {
         'access-control-allow-origin': '*',
-        'access-control-allow-methods': [...methods(), 'OPTIONS'].join(', '),
+        'access-control-allow-methods': [...allowed, 'OPTIONS'].join(', '),
         'access-control-allow-headers': 'content-type',
         'access-control-max-age': '600',
       });
@@ -359,11 +411,10 @@ export function createApiServer(options: ApiOptions): Server {
       return;
     }
     const answer = async (): Promise<{ status: number; body: unknown; headers?: Record<string, string> }> => {
-      const matching = table.filter((entry) => entry.pattern.test(path));
       if (matching.length === 0) throw new HttpError(404, 'Not found');
-      const match = matching.find((entry) => entry.route.method === request.method);
+      const match = matching.find((entry) => entry.route.method === method);
       if (match === undefined) {
-        const allow = matching.map((entry) => entry.route.method).join(', ');
+        const allow = allowed.join(', ');
         throw new HttpError(405, `The method ${request.method} is not allowed here; use ${allow}`, { allow });
       }
       const values = match.pattern.exec(path)?.slice(1) ?? [];

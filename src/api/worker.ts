@@ -30,7 +30,7 @@ process.once('message', (message: ToWorker) => {
     await pool.ready();
     const api = createApiServer({
       bigchain,
-      admission: new Admission(bigchain, pool),
+      admission: new Admission(bigchain, pool, undefined, { maxClockSkew: config.max_clock_skew }),
       info: { version, apiEndpoint: config.api_endpoint },
       log,
     });

@@ -491,7 +491,7 @@ async function serveApi(
     const { bigchain } = node;
     const api = createApiServer({
       bigchain,
-      admission: new Admission(bigchain, node.pool, node.verified),
+      admission: new Admission(bigchain, node.pool, node.verified, { maxClockSkew: cfg.max_clock_skew }),
       info: { version, apiEndpoint: cfg.api_endpoint },
       log: log.child('http'),
     });

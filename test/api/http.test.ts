@@ -4,12 +4,17 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { base58Encode } from '../../src/protocol/base58.ts';
+import { Ed25519Fulfillment } from '../../src/protocol/cc/index.ts';
 import {
+  conditionBody,
   createAndSignTx,
   createTransaction,
   lookupInTransactions,
+  ownersCondition,
+  signTransaction,
   type Transaction,
 } from '../../src/protocol/transaction.ts';
 import { forged, generateKeyPair } from '../support/chain.ts';
@@ -74,6 +79,9 @@ interface RawAnswer {
   status: number;
   /** lowercase names */
   headers: Record<string, string>;
+  /** the body as sent: none, for a HEAD */
+  text: string;
+  /** the body parsed as JSON; undefined when there is none */
   body: unknown;
 }
 
@@ -102,8 +110,9 @@ function rawRequest(url: string, text: string): Promise<RawAnswer> {
           line.slice(line.indexOf(':') + 1).trim(),
         ]),
       );
+      const text = rest.join('\r\n\r\n');
       try {
-        resolve({ status, headers, body: JSON.parse(rest.join('\r\n\r\n')) });
+        resolve({ status, headers, text, body: text === '' ? undefined : JSON.parse(text) });
       } catch {
         reject(new Error(`not a JSON answer: ${JSON.stringify(answer.slice(0, 300))}`));
       }
@@ -161,6 +170,7 @@ describe('the HTTP API of a running node', () => {
     assert.equal(openapi.body.openapi, '3.0.3');
     assert.deepEqual(Object.keys(openapi.body.paths as object).sort(), [
       '/',
+      '/api/v1',
       '/api/v1/openapi.json',
       '/api/v1/transactions',
       '/api/v1/transactions/{tx_id}',
@@ -172,7 +182,7 @@ describe('the HTTP API of a running node', () => {
     assert.deepEqual((await call('GET', '/api/v1/nothing')).body, { status: 404, message: 'Not found' });
     const wrongMethod = await call('DELETE', '/api/v1/transactions/abc');
     assert.equal(wrongMethod.status, 405);
-    assert.equal(wrongMethod.headers.get('allow'), 'GET');
+    assert.equal(wrongMethod.headers.get('allow'), 'GET, HEAD');
     assert.deepEqual((await call('GET', '/api/v1/transactions/abc')).body, {
       status: 404,
       message: '`abc` is not a transaction id (64 lowercase hex digits)',
@@ -195,6 +205,168 @@ describe('the HTTP API of a running node', () => {
       JSON.stringify({ pad: 'x'.repeat(2 * 1024 * 1024) }),
     );
     assert.deepEqual(huge.body, { status: 413, message: 'the body is larger than 1048576 bytes' });
+  });
+
+  test('GET /api/v1 (the URL printed at start-up), with or without its slash: the node, its routes, the OpenAPI document', async () => {
+    const info = (await call('GET', '/')).body;
+    const openapi = (await call('GET', '/api/v1/openapi.json')).body as {
+      paths: Record<string, Record<string, { summary: string; responses: Record<string, unknown> }>>;
+    };
+    const listed = Object.entries(openapi.paths).flatMap(([path, operations]) =>
+      Object.entries(operations).map(([method, { summary }]) => ({
+        method: method.toUpperCase(),
+        path,
+        summary,
+      })),
+    );
+    for (const path of ['/api/v1', '/api/v1/']) {
+      const index = await call('GET', path);
+      assert.equal(index.status, 200, path);
+      assert.deepEqual(index.body, { ...info, openapi: '/api/v1/openapi.json', routes: listed }, path);
+    }
+    assert.ok(openapi.paths['/api/v1']?.get?.responses['200'], 'the index is in the OpenAPI document');
+    // Its links lead somewhere: every GET route without a parameter answers 200.
+    for (const { method, path } of listed.filter(
+      (route) => route.method === 'GET' && !route.path.includes('{'),
+    ))
+      assert.equal((await call(method, path)).status, 200, path);
+  });
+
+  test('HEAD answers every GET route as GET does (status, headers, content-length) without the body', async () => {
+    const alice = generateKeyPair();
+    const created = await post(
+      createAndSignTx(alice.privateKey, alice.publicKey, alice.publicKey, null, 'CREATE', {
+        payload: { head: 1 },
+      }),
+    );
+    const id = String(created.body.id);
+    await untilValid(id);
+    const paths = [
+      '/',
+      '/api/v1',
+      '/api/v1/',
+      '/api/v1/openapi.json',
+      `/api/v1/transactions/${id}`,
+      `/api/v1/transactions/${id}/status`,
+      `/api/v1/transactions/${'f'.repeat(64)}`,
+      '/api/v1/transactions/abc',
+      '/api/v1/nothing',
+    ];
+    for (const path of paths) {
+      const get = await fetch(`${base}${path}`);
+      const text = await get.text();
+      // On a raw socket: a client library would not show a body sent after the headers of a HEAD answer.
+      const head = await rawRequest(base, `HEAD ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+      assert.equal(head.status, get.status, path);
+      assert.equal(head.text, '', `${path}: no body`);
+      assert.equal(head.headers['content-length'], String(Buffer.byteLength(text)), path);
+      assert.equal(head.headers['content-type'], get.headers.get('content-type'), path);
+    }
+    const postOnly = await rawRequest(
+      base,
+      'HEAD /api/v1/transactions/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+    );
+    assert.equal(postOnly.status, 405, 'no GET there, so no HEAD');
+    assert.equal(postOnly.headers.allow, 'POST');
+  });
+
+  test('a POST body in a Content-Encoding other than identity is a 415 saying which are accepted', async () => {
+    const alice = generateKeyPair();
+    const tx = createAndSignTx(alice.privateKey, alice.publicKey, alice.publicKey, null, 'CREATE');
+    const send = (encoding: string, body: Buffer | string) =>
+      fetch(`${base}/api/v1/transactions/`, {
+        method: 'POST',
+        body,
+        headers: { 'content-type': 'application/json', 'content-encoding': encoding },
+      });
+    for (const encoding of ['gzip', 'deflate, gzip', 'br']) {
+      const answer = await send(encoding, gzipSync(JSON.stringify(tx)));
+      assert.equal(answer.status, 415, encoding);
+      assert.equal(answer.headers.get('accept-encoding'), 'identity', encoding);
+      assert.deepEqual(
+        await answer.json(),
+        {
+          status: 415,
+          message: `the body's Content-Encoding ${encoding} is not supported: send it uncompressed (identity)`,
+        },
+        encoding,
+      );
+    }
+    assert.equal((await send('identity', JSON.stringify(tx))).status, 201, 'identity is no encoding');
+  });
+
+  test('a client CREATE for several owners is signed by each: one signing alone is a 400 naming the other', async () => {
+    const alice = generateKeyPair();
+    const bob = generateKeyPair();
+    const owners = [alice.publicKey, bob.publicKey];
+    const unsigned = createTransaction(owners, owners, null, 'CREATE', { payload: { shared: true } });
+    const alone = (signer: typeof alice) =>
+      signTransaction(unsigned, signer.privateKey, () =>
+        conditionBody(new Ed25519Fulfillment(signer.publicKey)),
+      );
+    const rule =
+      'a client CREATE is signed by every key in owners_before (for several, a fulfillment of their n-of-n threshold condition)';
+    assert.deepEqual((await post(alone(alice))).body, {
+      status: 400,
+      message: `InvalidSignature: the CREATE is not signed by ${bob.publicKey} (owners_before.1): ${rule}`,
+    });
+    assert.deepEqual((await post(alone(bob))).body, {
+      status: 400,
+      message: `InvalidSignature: the CREATE is not signed by ${alice.publicKey} (owners_before.0): ${rule}`,
+    });
+
+    // Both sign the n-of-n threshold of their keys: the condition the node's CREATE gives them.
+    const threshold = ownersCondition(owners)!;
+    const both = signTransaction(unsigned, [alice.privateKey, bob.privateKey], () =>
+      conditionBody(threshold),
+    );
+    const created = await post(both);
+    assert.equal(created.status, 201);
+    const asset = created.body as unknown as Transaction;
+    assert.deepEqual(asset.transaction.fulfillments[0]!.owners_before, [node.keyPair.publicKey]);
+    assert.deepEqual(asset.transaction.conditions[0]!.owners_after, owners);
+    assert.equal(asset.transaction.conditions[0]!.condition.uri, threshold.conditionUri);
+    await untilValid(asset.id);
+    // Co-owned: spent with both signatures.
+    const stored: Transaction = { id: asset.id, transaction: asset.transaction };
+    const transfer = signTransaction(
+      createTransaction(owners, generateKeyPair().publicKey, { txid: asset.id, cid: 0 }, 'TRANSFER'),
+      [alice.privateKey, bob.privateKey],
+      lookupInTransactions([stored]),
+    );
+    assert.equal((await post(transfer)).status, 201);
+
+    const twice = [alice.publicKey, alice.publicKey];
+    const doubled = signTransaction(createTransaction(twice, twice, null, 'CREATE'), alice.privateKey, () =>
+      conditionBody(ownersCondition(twice)!),
+    );
+    assert.deepEqual((await post(doubled)).body, {
+      status: 400,
+      message: `OperationError: the CREATE lists owner ${alice.publicKey} twice in owners_before`,
+    });
+  });
+
+  test("a client CREATE's timestamp more than max_clock_skew (600 s) from the node's clock is a 400", async () => {
+    const alice = generateKeyPair();
+    const at = (timestamp: string) =>
+      createAndSignTx(alice.privateKey, alice.publicKey, alice.publicKey, null, 'CREATE', {
+        timestamp,
+        payload: { timestamp },
+      });
+    const now = Math.floor(Date.now() / 1000);
+    for (const timestamp of ['99999999999', String(now + 700), String(now - 3600), '0']) {
+      const answer = await post(at(timestamp));
+      assert.equal(answer.status, 400, timestamp);
+      const match = new RegExp(
+        `^ClockSkewError: the transaction's timestamp ${timestamp} is (\\d+) s from the node's clock \\((\\d+)\\); at most max_clock_skew = 600 s$`,
+      ).exec(String(answer.body.message));
+      assert.ok(match, `${timestamp}: ${String(answer.body.message)}`);
+      const [, skew, clock] = match.map(Number);
+      assert.ok(Math.abs(clock! - now) <= 5, `the node's clock ${clock}, the test's ${now}`);
+      assert.equal(skew, Math.abs(Number(timestamp) - clock!));
+    }
+    for (const timestamp of [String(now - 500), String(now + 500)])
+      assert.equal((await post(at(timestamp))).status, 201, `${timestamp}: within 600 s`);
   });
 
   /** Runs `work`, then asserts the node logged no ERROR line meanwhile. */
