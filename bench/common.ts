@@ -149,8 +149,9 @@ export async function startBenchNodes(
           onLine(i, line);
           tail.push(line);
           if (tail.length > 50) tail.shift();
-          apiUrl ||= /Listening to client connections on: (\S+)/.exec(line)?.[1] ?? '';
-          if (line.includes('Starting BigchainDB main process')) resolve();
+          const msg = logMessage(line);
+          apiUrl ||= /^Listening to client connections on: (\S+)$/.exec(msg)?.[1] ?? '';
+          if (msg.startsWith('Starting BigchainDB main process')) resolve();
         });
         void exited.then(() => reject(new Error(`node ${i} exited:\n${tail.join('\n')}`)));
       });
@@ -165,4 +166,14 @@ export async function startBenchNodes(
       };
     }),
   );
+}
+
+/** The message of a node's JSON log line ('' for any other line). */
+export function logMessage(line: string): string {
+  try {
+    const record = JSON.parse(line) as { msg?: unknown };
+    return typeof record.msg === 'string' ? record.msg : '';
+  } catch {
+    return '';
+  }
 }

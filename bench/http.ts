@@ -34,6 +34,7 @@ import { parseArgs } from 'node:util';
 import { generateKeyPair, type KeyPair } from '../src/protocol/crypto.ts';
 import { createAndSignTx, lookupInTransactions, type Transaction } from '../src/protocol/transaction.ts';
 import {
+  logMessage,
   percentile,
   startBenchPostgres,
   postmasterPid,
@@ -206,13 +207,14 @@ class Decisions {
   client: HttpClient | undefined;
 
   onLine(line: string): void {
-    const written = /Write new block (\w+) with (\d+) transactions/.exec(line);
+    const msg = logMessage(line);
+    const written = /^Write new block (\w+) with (\d+) transactions/.exec(msg);
     if (written) {
       this.sizes.set(written[1]!, Number(written[2]));
       if (this.validWithoutSize.delete(written[1]!)) this.count(written[1]!);
       return;
     }
-    const valid = /Block (\w+) is valid/.exec(line);
+    const valid = /^Block (\w+) is valid/.exec(msg);
     if (valid) {
       if (this.sizes.has(valid[1]!)) this.count(valid[1]!);
       else this.validWithoutSize.add(valid[1]!);

@@ -1,35 +1,94 @@
 import type { Writable } from 'node:stream';
+import { pino, stdSerializers, type Logger as Pino } from 'pino';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
-const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+export const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
+
+/** json: one JSON object a line (for collectors); text: one readable line an event (for a terminal). */
+export type LogFormat = 'json' | 'text';
 
 export interface Logger {
   debug(message: string, details?: Record<string, unknown>): void;
   info(message: string, details?: Record<string, unknown>): void;
   warn(message: string, details?: Record<string, unknown>): void;
   error(message: string, details?: Record<string, unknown>): void;
-  /** the same sink, its lines tagged with a component name (`block`, `vote`, ...) */
+  /** the same sink, its events tagged with a component name (`block`, `vote`, ...) */
   child(name: string): Logger;
 }
 
+export interface StreamLoggerOptions {
+  level?: LogLevel;
+  /** default: text when the stream is a terminal, json otherwise */
+  format?: LogFormat;
+}
+
 /**
- * One line per event: `2026-11-25T22:30:00.123Z INFO  [block] message {"details":...}`. Plain text on
- * stderr, as 0.6 logged, so an operator can grep it and a supervisor (systemd, docker) can collect it.
+ * The node's logger: pino, writing to `stream`. As JSON, each event is
+ * `{"level":"info","time":"2026-11-25T22:30:00.123Z","name":"block","msg":"…",…details}`, errors among the
+ * details with their stack and cause chain; as text the same event reads
+ * `2026-11-25T22:30:00.123Z INFO  [block] … {"details":…}`. Every process of a node logs this way, on stderr.
  */
-export function streamLogger(stream: Writable, level: LogLevel = 'info', name?: string): Logger {
-  const write = (at: LogLevel, message: string, details?: Record<string, unknown>): void => {
-    if (RANK[at] < RANK[level]) return;
-    const tag = name === undefined ? '' : `[${name}] `;
-    const extra = details === undefined || Object.keys(details).length === 0 ? '' : ` ${safeJson(details)}`;
-    stream.write(`${new Date().toISOString()} ${at.toUpperCase().padEnd(5)} ${tag}${message}${extra}\n`);
-  };
+export function streamLogger(
+  stream: Writable & { isTTY?: boolean },
+  options: StreamLoggerOptions = {},
+): Logger {
+  const format = options.format ?? (stream.isTTY === true ? 'text' : 'json');
+  const root = pino(
+    {
+      level: options.level ?? 'info',
+      base: undefined,
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    format === 'json' ? stream : textDestination(stream),
+  );
+  return wrap(root, root, undefined);
+}
+
+function wrap(root: Pino, logger: Pino, name: string | undefined): Logger {
+  const write =
+    (level: LogLevel) =>
+    (message: string, details?: Record<string, unknown>): void => {
+      if (details === undefined) logger[level](message);
+      else logger[level](withSerializedErrors(details), message);
+    };
   return {
-    debug: (message, details) => write('debug', message, details),
-    info: (message, details) => write('info', message, details),
-    warn: (message, details) => write('warn', message, details),
-    error: (message, details) => write('error', message, details),
-    child: (child) => streamLogger(stream, level, name === undefined ? child : `${name}.${child}`),
+    debug: write('debug'),
+    info: write('info'),
+    warn: write('warn'),
+    error: write('error'),
+    child: (child) => {
+      const full = name === undefined ? child : `${name}.${child}`;
+      return wrap(root, root.child({ name: full }), full);
+    },
+  };
+}
+
+/** Errors anywhere among the details' values as pino's error records (type, message, stack, causes). */
+function withSerializedErrors(details: Record<string, unknown>): Record<string, unknown> {
+  let copy: Record<string, unknown> | undefined;
+  for (const [key, value] of Object.entries(details)) {
+    if (!(value instanceof Error)) continue;
+    copy ??= { ...details };
+    copy[key] = stdSerializers.err(value);
+  }
+  return copy ?? details;
+}
+
+const TEXT_KEYS = new Set(['level', 'time', 'name', 'msg']);
+
+/** Renders pino's JSON lines as readable ones. */
+function textDestination(stream: Writable): { write(line: string): void } {
+  return {
+    write(line: string) {
+      const record = JSON.parse(line) as Record<string, unknown>;
+      const level = String(record.level).toUpperCase().padEnd(5);
+      const tag = record.name === undefined ? '' : `[${String(record.name)}] `;
+      const rest = Object.fromEntries(Object.entries(record).filter(([key]) => !TEXT_KEYS.has(key)));
+      const extra = Object.keys(rest).length === 0 ? '' : ` ${JSON.stringify(rest)}`;
+      stream.write(`${String(record.time)} ${level} ${tag}${String(record.msg)}${extra}\n`);
+    },
   };
 }
 
@@ -44,12 +103,4 @@ export const silentLogger: Logger = {
 /** The message of anything thrown, for a log line. */
 export function describeError(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-}
-
-function safeJson(value: unknown): string {
-  try {
-    return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
-  } catch {
-    return '"<unserializable details>"';
-  }
 }

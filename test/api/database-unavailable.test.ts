@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createAndSignTx } from '../../src/protocol/transaction.ts';
 import { generateKeyPair } from '../support/chain.ts';
+import { logRecord } from '../support/log-records.ts';
 import { startNodeProcess, type NodeProcess } from '../support/node-process.ts';
 import { startPostgres, type PostgresServer } from '../support/postgres.ts';
 import { waitFor } from '../support/wait.ts';
@@ -104,14 +105,22 @@ describe('the HTTP API while its PostgreSQL server is down', () => {
         assert.equal(retried.status, 201, JSON.stringify(retried.body));
         assert.equal((await call(node, 'GET', `/transactions/${id}/status`)).status, 200);
 
-        const http = node.lines.slice(from).filter((line) => /\[http(:\d+)?\]/.test(line));
+        const http = node.lines
+          .slice(from)
+          .map(logRecord)
+          .filter((record) => record !== undefined && /^http(:\d+)?$/.test(record.name ?? ''));
         assert.deepEqual(
-          http.filter((line) => / ERROR /.test(line)),
+          http.filter((record) => record?.level === 'error'),
           [],
         );
-        assert.equal(http.filter((line) => / 500 /.test(line)).length, 0, 'no request was answered 500');
-        const warnings = http.filter((line) =>
-          / WARN  .*the database is unavailable, answering 503/.test(line),
+        assert.equal(
+          http.filter((record) => / 500 /.test(record?.msg ?? '')).length,
+          0,
+          'no request was answered 500',
+        );
+        const warnings = http.filter(
+          (record) =>
+            record?.level === 'warn' && /the database is unavailable, answering 503/.test(record.msg),
         );
         assert.ok(warnings.length >= 1, 'the operator is told');
         assert.ok(

@@ -13,6 +13,7 @@ import {
   type Transaction,
   type TransactionInput,
 } from '../../src/protocol/transaction.ts';
+import { atLevel } from '../support/log-records.ts';
 import { startLoneNode, type NodeProcess } from '../support/node-process.ts';
 
 /*
@@ -1217,14 +1218,11 @@ test(
         invariant: '(5) the node is alive, no ERROR line',
         what: `exit ${node.child.exitCode}, GET → ${home}`,
       });
-    const errorLines = node.lines.filter((line) => line.includes(' ERROR '));
+    const errorLines = atLevel(node.lines, 'error');
     const errorKinds = new Map<string, number>();
-    for (const line of errorLines) {
+    for (const record of errorLines) {
       const kind = collapse(
-        line
-          .replace(/^\S+ ERROR /, '')
-          .replace(/[0-9a-f]{64}/g, '<id>')
-          .replace(/\d+/g, 'N'),
+        `${record.name ?? ''} ${record.msg}`.replace(/[0-9a-f]{64}/g, '<id>').replace(/\d+/g, 'N'),
       ).slice(0, 240);
       errorKinds.set(kind, (errorKinds.get(kind) ?? 0) + 1);
     }

@@ -18,6 +18,7 @@ import {
   type Transaction,
 } from '../../src/protocol/transaction.ts';
 import { forged, generateKeyPair } from '../support/chain.ts';
+import { atLevel, logRecord } from '../support/log-records.ts';
 import { startLoneNode, type NodeProcess } from '../support/node-process.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -373,10 +374,7 @@ describe('the HTTP API of a running node', () => {
   async function withoutErrorLines(work: () => Promise<void>): Promise<void> {
     const from = node.lines.length;
     await work();
-    assert.deepEqual(
-      node.lines.slice(from).filter((line) => / ERROR /.test(line)),
-      [],
-    );
+    assert.deepEqual(atLevel(node.lines.slice(from), 'error'), []);
   }
 
   test('ids that cannot be ids (%00, undecodable) are refused before any query: 404 or 400, never 500', () =>
@@ -481,7 +479,10 @@ describe('the HTTP API of a running node', () => {
         if (ending === 'close') socket.destroy();
         else socket.resetAndDestroy();
         await waitFor(`the node to log the ${ending}`, async () =>
-          node.lines.slice(from).some((line) => /\[http\] POST \/api\/v1\/transactions\/ /.test(line)),
+          node.lines.slice(from).some((line) => {
+            const record = logRecord(line);
+            return record?.name === 'http' && record.msg.startsWith('POST /api/v1/transactions/ ');
+          }),
         );
       }
       assert.equal((await call('GET', '/')).status, 200, 'the node still serves');

@@ -9,6 +9,7 @@ import type { Transaction } from '../../src/protocol/transaction.ts';
 import { PostgresDriver } from '../../src/storage/postgres-driver.ts';
 import { Storage } from '../../src/storage/storage.ts';
 import { generateKeyPair, TestChain } from '../support/chain.ts';
+import { logRecord } from '../support/log-records.ts';
 import { startNodeProcess, type NodeProcess } from '../support/node-process.ts';
 import { allSettled, outcomes, safetyViolations, tally } from '../support/outcomes.ts';
 import { startPostgres, type PostgresServer } from '../support/postgres.ts';
@@ -154,9 +155,12 @@ describe('a federation of node processes sharing one PostgreSQL database', () =>
     assert.deepEqual(tally(statuses), { valid: txs.length });
     assert.deepEqual(await safetyViolations(storage), { doubleIncluded: [], doubleSpent: [] });
     assert.ok(
-      nodes
-        .slice(0, 2)
-        .some((node) => node!.lines.some((line) => /\[stale\] Reassigned \d+ transactions/.test(line))),
+      nodes.slice(0, 2).some((node) =>
+        node!.lines.some((line) => {
+          const record = logRecord(line);
+          return record?.name === 'stale' && /^Reassigned \d+ transactions/.test(record.msg);
+        }),
+      ),
       'the survivors reassigned the dead node’s transactions',
     );
   });

@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { streamLogger, type Logger } from '../../src/node/log.ts';
 
-/** A debug-level log that keeps its lines, to assert on what the node reported. */
+/** A debug-level log that keeps its lines, as text, to assert on what the node reported. */
 export function memoryLog(): { log: Logger; lines: string[] } {
   const lines: string[] = [];
   const stream = new Writable({
@@ -10,5 +10,5 @@ export function memoryLog(): { log: Logger; lines: string[] } {
       done();
     },
   });
-  return { log: streamLogger(stream, 'debug'), lines };
+  return { log: streamLogger(stream, { level: 'debug', format: 'text' }), lines };
 }

@@ -2,11 +2,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateKeyPair, type KeyPair } from '../../src/protocol/crypto.ts';
+import { logRecord } from './log-records.ts';
 import { BIN } from './processes.ts';
 import { waitFor } from './wait.ts';
 
-const READY_LINE = /Starting BigchainDB main process/;
-const LISTENING_LINE = /Listening to client connections on: (\S+)/;
+const READY = /^Starting BigchainDB main process/;
+const LISTENING = /^Listening to client connections on: (\S+)$/;
 
 /** `bigchaindb start` running as its own process, as an operator would run it. */
 export interface NodeProcess {
@@ -14,7 +15,7 @@ export interface NodeProcess {
   readonly child: ChildProcess;
   /** its HTTP API, e.g. http://127.0.0.1:40123/api/v1 */
   readonly apiUrl: string;
-  /** every line it logged so far */
+  /** every line it logged so far: JSON log events (see logRecord), and anything else it wrote */
   readonly lines: string[];
   readonly exited: Promise<number | null>;
   /** SIGTERM (a clean stop) or SIGKILL (a crash), then wait for the exit */
@@ -65,7 +66,7 @@ export async function startNodeProcess(options: NodeProcessOptions): Promise<Nod
       `node ${keyPair.publicKey.slice(0, 8)} to start`,
       async () => {
         if (exitCode !== undefined) throw new Error(`the node exited (${exitCode}):\n${lines.join('\n')}`);
-        return lines.some((line) => READY_LINE.test(line));
+        return lines.some((line) => READY.test(logRecord(line)?.msg ?? ''));
       },
       { timeoutMs: 60_000 },
     );
@@ -74,7 +75,9 @@ export async function startNodeProcess(options: NodeProcessOptions): Promise<Nod
     await exited;
     throw error;
   }
-  const listening = lines.map((line) => LISTENING_LINE.exec(line)?.[1]).find((url) => url !== undefined);
+  const listening = lines
+    .map((line) => LISTENING.exec(logRecord(line)?.msg ?? '')?.[1])
+    .find((url) => url !== undefined);
   return {
     keyPair,
     apiUrl: listening ?? '',
