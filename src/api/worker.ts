@@ -15,7 +15,6 @@ function send(message: FromWorker): void {
   process.send?.(message);
 }
 
-const log = streamLogger(process.stderr).child(`http:${cluster.worker?.id ?? process.pid}`);
 // Ctrl-C reaches the whole process group: the `start` process decides when workers stop.
 process.on('SIGINT', () => {});
 process.on('SIGTERM', () => {});
@@ -32,7 +31,9 @@ process.once('message', (message: ToWorker) => {
       bigchain,
       admission: new Admission(bigchain, pool, undefined, { maxClockSkew: config.max_clock_skew }),
       info: { version, apiEndpoint: config.api_endpoint },
-      log,
+      log: streamLogger(process.stderr, { level: config.log.level }).child(
+        `http:${cluster.worker?.id ?? process.pid}`,
+      ),
     });
     let stopping = false;
     const stop = async () => {
