@@ -4,15 +4,14 @@ import type { Readable } from 'node:stream';
 import {
   defaultConfigPath,
   environmentConfig,
-  loadConfig,
+  maskSecrets,
   setSettingFromText,
   writeConfigFile,
   type NodeConfig,
 } from '../config/config.ts';
 import { generateKeyPair } from '../protocol/crypto.ts';
-// main.ts imports this module too: only types and CliError (used inside the functions, after both modules
-// have loaded) come from it, so the cycle is safe (as for verify-command.ts).
-import { CliError, type Context } from './main.ts';
+import { commandConfig, type Context } from './context.ts';
+import { CliError } from './errors.ts';
 
 /** Answers read line by line; undefined once the input has ended. */
 interface LineReader {
@@ -58,10 +57,6 @@ class Prompter {
   }
 }
 
-function noArguments(context: Context, command: string): void {
-  if (context.args.length > 0) throw new CliError(`${command} takes no arguments`, 2);
-}
-
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
 /** The JSON value with every object's keys sorted (Python's `sort_keys=True`). */
@@ -92,7 +87,6 @@ function settingValue(config: NodeConfig, setting: string): string {
  * unless `-y`) with a new keypair to `-c` or the default path; `-c -` prints it instead.
  */
 export async function runConfigure(context: Context): Promise<void> {
-  noArguments(context, 'configure');
   const { io, options } = context;
   const path = options.configPath ?? defaultConfigPath(io.env);
   const prompter = new Prompter(context);
@@ -138,28 +132,15 @@ export async function runConfigure(context: Context): Promise<void> {
   }
 }
 
-async function effectiveConfig(context: Context): Promise<NodeConfig> {
-  const { configPath } = context.options;
-  return (
-    await loadConfig({ env: context.io.env, ...(configPath === undefined ? {} : { path: configPath }) })
-  ).config;
-}
-
-/** `bigchaindb show-config`: the effective configuration, sorted, with the private key masked. */
+/** `bigchaindb show-config`: the effective configuration, sorted, with every secret masked. */
 export async function runShowConfig(context: Context): Promise<void> {
-  noArguments(context, 'show-config');
-  const conf = await effectiveConfig(context);
-  const shown: NodeConfig = {
-    ...conf,
-    keypair: { ...conf.keypair, private: conf.keypair.private === null ? null : 'x'.repeat(45) },
-  };
-  context.io.stdout.write(sortedJson(shown));
+  const conf = (await commandConfig(context)).config;
+  context.io.stdout.write(sortedJson(maskSecrets(conf)));
 }
 
 /** `bigchaindb export-my-pubkey`: this node's public key, for the other nodes' keyrings. */
 export async function runExportMyPubkey(context: Context): Promise<void> {
-  noArguments(context, 'export-my-pubkey');
-  const conf = await effectiveConfig(context);
+  const conf = (await commandConfig(context)).config;
   if (conf.keypair.public === null) {
     throw new CliError("This node's public key wasn't set anywhere so it can't be exported");
   }

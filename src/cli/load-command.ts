@@ -1,11 +1,9 @@
 import { availableParallelism } from 'node:os';
 import type { Writable } from 'node:stream';
-import { loadConfig } from '../config/config.ts';
 import { DriverError, NetworkError, tempClient } from '../driver/index.ts';
-// main.ts imports this module too: only types and CliError (used inside the functions) come from it.
-import { CliError, type Context } from './main.ts';
+import { commandConfig, type Context } from './context.ts';
+import { CliError } from './errors.ts';
 
-const USAGE = 'usage: bigchaindb load [-m|--multiprocess [N]] [-c|--count N]';
 const TTY_REFRESH_MS = 250;
 const PIPE_REFRESH_MS = 1_000;
 /** Error messages listed in the summary, most frequent first. */
@@ -18,27 +16,14 @@ export interface LoadOptions {
   count: number;
 }
 
-/** `-m [N]` (bare: one per core) and `-c N` (0 = no limit), as 0.6's load. */
-export function parseLoadArguments(args: readonly string[]): LoadOptions {
-  const options: LoadOptions = { senders: 1, count: 0 };
-  const whole = (text: string | undefined, min: number, what: string): number => {
-    if (text === undefined || !/^\d+$/.test(text) || Number(text) < min)
-      throw new CliError(`${what} must be a whole number ≥ ${min}\n${USAGE}`, 2);
-    return Number(text);
+/** `-m [N]` (bare: one per core) and `-c N` (0 = no limit), as 0.6's load; checked by the command table. */
+export function loadOptions(context: Context): LoadOptions {
+  const { multiprocess, count } = context.flags;
+  return {
+    senders:
+      multiprocess === undefined ? 1 : multiprocess === true ? availableParallelism() : Number(multiprocess),
+    count: count === undefined ? 0 : Number(count),
   };
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
-    if (arg === '-m' || arg === '--multiprocess') {
-      const next = args[i + 1];
-      if (next !== undefined && !next.startsWith('-')) {
-        options.senders = whole(next, 1, arg);
-        i++;
-      } else options.senders = availableParallelism();
-    } else if (arg === '-c' || arg === '--count') {
-      options.count = whole(args[++i], 0, arg);
-    } else throw new CliError(`unexpected argument ${JSON.stringify(arg)}\n${USAGE}`, 2);
-  }
-  return options;
 }
 
 /** What happened to the transactions sent so far. */
@@ -99,11 +84,8 @@ function showProgress(stream: Writable & { isTTY?: boolean }, line: () => string
  * exact. Exits 1 when any transaction was not accepted.
  */
 export async function runLoad(context: Context): Promise<void> {
-  const options = parseLoadArguments(context.args);
-  const { config } = await loadConfig({
-    env: context.io.env,
-    ...(context.options.configPath === undefined ? {} : { path: context.options.configPath }),
-  });
+  const options = loadOptions(context);
+  const { config } = await commandConfig(context);
   const client = tempClient({ apiEndpoint: config.api_endpoint });
   const err = context.io.stderr;
   const limit = options.count === 0 ? Number.POSITIVE_INFINITY : options.count;

@@ -1,115 +1,55 @@
-import { createReadStream, createWriteStream, openSync, readFileSync, rmSync } from 'node:fs';
-import { createInterface } from 'node:readline/promises';
+import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import type { Readable, Writable } from 'node:stream';
-import { finished } from 'node:stream/promises';
-import { loadConfig, nodeKeyPair, writeConfigFile, type NodeConfig } from '../config/config.ts';
+import type { Writable } from 'node:stream';
+import { writeConfigFile, type NodeConfig } from '../config/config.ts';
 import { Admission } from '../api/admission.ts';
 import { API_PREFIX, createApiServer, listen } from '../api/server.ts';
 import { startApiWorkers } from '../api/workers.ts';
 import { Bigchain } from '../node/bigchain.ts';
 import { streamLogger, type Logger } from '../node/log.ts';
 import { BigchainNode, nodeOptions } from '../node/node.ts';
-import { prepareGenesisBlock } from '../protocol/block.ts';
 import { generateKeyPair } from '../protocol/crypto.ts';
-import { BigchainDBError, errorCode } from '../protocol/errors.ts';
-import { setReplicas, setShards, type AdminReport } from '../storage/admin.ts';
-import {
-  backup,
-  pruneAfterLastValidBlock,
-  rebuildDerivedRows,
-  restore,
-  type BackupProgress,
-} from '../storage/maintenance.ts';
-import { DatabaseAlreadyExists } from '../storage/errors.ts';
 import { startLocalPostgres } from '../storage/local-postgres.ts';
-import { openStorage } from '../storage/open.ts';
-import type { Storage } from '../storage/storage.ts';
+import { commandHelp, parseCommandLine, programHelp } from './command-line.ts';
+import { PROGRAM, START_POSTGRESQL } from './commands.ts';
 import { runConfigure, runExportMyPubkey, runShowConfig } from './config-commands.ts';
+import {
+  commandConfig,
+  commandKeyPair,
+  databaseLabel,
+  refuseForeignChain,
+  type CliIO,
+  type Context,
+} from './context.ts';
+import { CliError, describe, UsageError } from './errors.ts';
 import { runLoad } from './load-command.ts';
+import {
+  runBackup,
+  runDrop,
+  runInit,
+  runPrune,
+  runRestore,
+  runSetReplicas,
+  runSetShards,
+} from './storage-commands.ts';
 import { runVerify } from './verify-command.ts';
 
-const START_POSTGRESQL_FLAG = '--experimental-start-postgresql';
+export type { CliIO, Context } from './context.ts';
+export { CliError } from './errors.ts';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
 };
 
-export interface CliIO {
-  stdout: Writable;
-  stderr: Writable;
-  stdin: Readable;
-  env: NodeJS.ProcessEnv;
-}
+type Runner = (context: Context) => Promise<void>;
 
-/** A failure the CLI reports as one message and a non-zero exit, without a stack trace. */
-export class CliError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode = 1,
-  ) {
-    super(message);
-  }
-}
-
-const HELP = `usage: bigchaindb [-h] [-v] [-c CONFIG] [-y] <command> [<args>]
-
-Control your BigchainDB node.
-
-commands:
-  init              Init the database
-  drop              Drop the database
-  set-shards N      Configure number of shards (PostgreSQL backend: hash partitions)
-  set-replicas N    Configure number of replicas (PostgreSQL backend: synchronous standbys)
-  backup FILE       Save every block and vote to FILE (NDJSON; - for stdout)
-  restore FILE      Restore a backup into an empty database (- for stdin), then apply the restore rule
-  prune [--rebuild] Apply the restore rule after restoring a snapshot or a pg_dump: clear the backlog, drop
-                    blocks after the last valid block and their votes, rebuild indexes (--rebuild: also
-                    re-derive the transaction, output and spend rows from the blocks)
-  verify            Re-verify every stored block, vote and transaction; report any that was tampered with
-  start             Start BigchainDB: the HTTP API on server.bind and the block, vote, election and
-                    stale pipelines (creates a config with a new keypair and the database when missing)
-                    --experimental-start-postgresql: run a local PostgreSQL server for it
-                    (~/.bigchaindb-postgresql, port database.port), stopped when the node stops; one
-                    left running by a killed start is used
-  load              Send CREATE transactions to the node's HTTP API (api_endpoint), showing progress and
-                    a summary of rate, latency and errors
-                    -m, --multiprocess [N]: N concurrent senders (bare: one per core; default 1)
-                    -c, --count N: transactions to send (default 0: until Ctrl-C)
-  configure         Prepare the config file and create the node keypair
-  show-config       Show the current configuration
-  export-my-pubkey  Export this node's public key
-
-options:
-  -h, --help              show this help and exit
-  -v, --version           show the version and exit
-  -c, --config CONFIG     the configuration file (default $BIGCHAINDB_CONFIG_PATH or ~/.bigchaindb)
-  -y, --yes, --yes-please assume "yes" as answer to all prompts and run non-interactively
-  --experimental-start-postgresql
-                          with start: run a local PostgreSQL server for the node (as start's own option)
-`;
-
-interface Options {
-  configPath?: string;
-  yes: boolean;
-  /** `bigchaindb --experimental-start-postgresql start`, the seed's placement of its RethinkDB flag */
-  startPostgresql: boolean;
-}
-
-export interface Context {
-  options: Options;
-  args: string[];
-  io: CliIO;
-}
-
-type Command = (context: Context) => Promise<void>;
-
-const COMMANDS: Record<string, Command> = {
+/** What runs each command of the table in commands.ts (`help` is answered by the parser). */
+const RUNNERS: Record<string, Runner> = {
   init: runInit,
   drop: runDrop,
-  'set-shards': (context) => runAdmin(context, 'set-shards', 'num_shards', setShards),
-  'set-replicas': (context) => runAdmin(context, 'set-replicas', 'num_replicas', setReplicas),
+  'set-shards': runSetShards,
+  'set-replicas': runSetReplicas,
   backup: runBackup,
   restore: runRestore,
   prune: runPrune,
@@ -125,280 +65,47 @@ function processIO(): CliIO {
   return { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env };
 }
 
-/** Runs one command line; returns the exit code. */
+/**
+ * Runs one command line; returns the exit code: 0, 1 for a failure, 2 for a usage error (the reason and
+ * the usage on stderr). Help and the version go to stdout, exit 0, and nothing else is done.
+ */
 export async function run(argv: readonly string[], io: CliIO = processIO()): Promise<number> {
   const print = (stream: Writable, text: string) => stream.write(text.endsWith('\n') ? text : `${text}\n`);
   try {
-    const options: Options = { yes: false, startPostgresql: false };
-    const rest = [...argv];
-    while (rest[0]?.startsWith('-')) {
-      const flag = rest.shift() as string;
-      if (flag === '-h' || flag === '--help') {
-        print(io.stdout, HELP);
-        return 0;
-      } else if (flag === '-v' || flag === '--version') {
-        print(io.stdout, `bigchaindb ${version}`);
-        return 0;
-      } else if (flag === '-y' || flag === '--yes' || flag === '--yes-please') {
-        options.yes = true;
-      } else if (flag === START_POSTGRESQL_FLAG) {
-        options.startPostgresql = true;
-      } else if (flag === '-c' || flag === '--config') {
-        const path = rest.shift();
-        if (path === undefined) throw new CliError(`${flag} needs a file path`, 2);
-        options.configPath = path;
-      } else {
-        throw new CliError(`unknown option ${flag}\n\n${HELP}`, 2);
-      }
-    }
-    const [name, ...args] = rest;
-    if (name === undefined) {
-      print(io.stdout, HELP);
+    const line = parseCommandLine(argv);
+    for (const notice of line.notices) print(io.stderr, `${PROGRAM}: ${notice}`);
+    if (line.kind === 'help') {
+      print(io.stdout, line.command === undefined ? programHelp() : commandHelp(line.command));
       return 0;
     }
-    const command = COMMANDS[name];
-    if (command === undefined) throw new CliError(`unknown command ${JSON.stringify(name)}\n\n${HELP}`, 2);
-    if (options.startPostgresql && name !== 'start')
-      throw new CliError(`${START_POSTGRESQL_FLAG} only applies to start`, 2);
-    await command({ options, args, io });
+    if (line.kind === 'version') {
+      print(io.stdout, `${PROGRAM} ${version}`);
+      return 0;
+    }
+    const runner = RUNNERS[line.command.name];
+    if (runner === undefined) throw new Error(`the command ${line.command.name} has no runner`);
+    const { config, yes, ...flags } = line.options;
+    const context: Context = {
+      options: { yes: yes === true, ...(config === undefined ? {} : { configPath: String(config) }) },
+      flags,
+      args: line.args,
+      io,
+    };
+    await runner(context);
     return 0;
   } catch (error) {
-    print(io.stderr, `bigchaindb: ${describe(error)}`);
+    const usage = error instanceof UsageError ? `\n\n${error.usage}` : '';
+    print(io.stderr, `${PROGRAM}: ${describe(error)}${usage}`);
     return error instanceof CliError ? error.exitCode : 1;
   }
 }
 
-/** The reason, without a stack: our own errors carry a complete message; system errors get context. */
-function describe(error: unknown): string {
-  if (error instanceof CliError || error instanceof BigchainDBError) return error.message;
-  if (error instanceof AggregateError && error.errors.length > 0) return describe(error.errors[0]);
-  if (error instanceof Error) {
-    if (errorCode(error) === 'ECONNREFUSED')
-      return `cannot connect to the PostgreSQL server (${error.message})`;
-    return error.message;
-  }
-  return String(error);
-}
-
-async function config(context: Context): Promise<NodeConfig> {
-  const loadOptions =
-    context.options.configPath === undefined
-      ? { env: context.io.env }
-      : {
-          env: context.io.env,
-          path: context.options.configPath,
-        };
-  return (await loadConfig(loadOptions)).config;
-}
-
-function databaseLabel(config: NodeConfig): string {
-  const database = config.database;
-  return database.backend === 'embedded'
-    ? `embedded database in ${database.path}`
-    : `PostgreSQL database \`${database.name}\` on ${database.host}:${database.port}`;
-}
-
-async function withStorage<T>(
-  config: NodeConfig,
-  work: (storage: Storage) => Promise<T>,
-  options: { create?: boolean } = {},
-): Promise<T> {
-  const storage = await openStorage(config.database, options);
-  try {
-    return await work(storage);
-  } finally {
-    await storage.close();
-  }
-}
-
-function parseCount(args: string[], argument: string, command: string): number {
-  const [text, extra] = args;
-  if (text === undefined || extra !== undefined || !/^\d+$/.test(text) || Number(text) < 1) {
-    throw new CliError(`usage: bigchaindb ${command} ${argument.toUpperCase()} (a whole number ≥ 1)`, 2);
-  }
-  return Number(text);
-}
-
-function noArguments(context: Context, command: string): void {
-  if (context.args.length > 0) throw new CliError(`${command} takes no arguments`, 2);
-}
-
-async function runInit(context: Context): Promise<void> {
-  noArguments(context, 'init');
-  const cfg = await config(context);
-  const keyPair = nodeKeyPair(cfg);
-  const genesis = prepareGenesisBlock(keyPair, [...cfg.keyring, keyPair.publicKey]);
-  await withStorage(
-    cfg,
-    async (storage) => {
-      try {
-        await storage.init(genesis);
-      } catch (error) {
-        if (!(error instanceof DatabaseAlreadyExists)) throw error;
-        context.io.stderr.write(
-          'The database already exists.\nIf you wish to re-initialize it, first drop it.\n',
-        );
-        return;
-      }
-      context.io.stdout.write(`Initialised the ${databaseLabel(cfg)}; genesis block ${genesis.id}.\n`);
-    },
-    { create: true },
-  );
-}
-
-async function runDrop(context: Context): Promise<void> {
-  noArguments(context, 'drop');
-  const cfg = await config(context);
-  const name = cfg.database.backend === 'embedded' ? cfg.database.path : cfg.database.name;
-  if (!context.options.yes) {
-    const prompt = createInterface({ input: context.io.stdin, output: context.io.stdout, terminal: false });
-    const answer = await prompt.question(`Do you want to drop \`${name}\` database? [y/n]: `);
-    prompt.close();
-    if (answer.trim() !== 'y') {
-      context.io.stdout.write('Drop aborted\n');
-      return;
-    }
-  }
-  await withStorage(cfg, async (storage) => {
-    await storage.drop();
-    context.io.stdout.write(`Dropped the ${databaseLabel(cfg)}.\n`);
-  });
-}
-
-async function runAdmin(
-  context: Context,
-  command: string,
-  argument: string,
-  action: (storage: Storage, count: number) => Promise<AdminReport>,
-): Promise<void> {
-  const count = parseCount(context.args, argument, command);
-  const cfg = await config(context);
-  const report = await withStorage(cfg, (storage) => action(storage, count));
-  for (const line of report.done) context.io.stdout.write(`${line}\n`);
-  for (const line of report.todo) context.io.stdout.write(`To do: ${line}\n`);
-}
-
-function fileArgument(context: Context, command: string): string {
-  const [file, extra] = context.args;
-  if (file === undefined || extra !== undefined) throw new CliError(`usage: bigchaindb ${command} FILE`, 2);
-  return file;
-}
-
-/** A progress line rewritten in place on a terminal (nothing when stderr is a file or pipe). */
-function progressLine(io: CliIO, verb: string): { update(done: BackupProgress): void; end(): void } {
-  const stream = io.stderr as Writable & { isTTY?: boolean };
-  let shown = false;
-  return {
-    update(done) {
-      if (!stream.isTTY) return;
-      stream.write(`\r${verb} ${done.blocks} blocks, ${done.votes} votes`);
-      shown = true;
-    },
-    end() {
-      if (shown) stream.write('\n');
-    },
-  };
-}
-
-/** Opens FILE for the backup, refusing to overwrite one: a backup is worth more than a typo. */
-function createBackupFile(file: string): Writable {
-  try {
-    return createWriteStream(file, { fd: openSync(file, 'wx') });
-  } catch (error) {
-    throw new CliError(`cannot create ${file}: ${describe(error)}`);
-  }
-}
-
-async function runBackup(context: Context): Promise<void> {
-  const file = fileArgument(context, 'backup');
-  const cfg = await config(context);
-  const toStdout = file === '-';
-  const out = toStdout ? context.io.stdout : createBackupFile(file);
-  const progress = progressLine(context.io, 'backed up');
-  try {
-    const summary = await withStorage(cfg, (storage) =>
-      backup(storage, out, { onProgress: progress.update }),
-    );
-    progress.end();
-    if (!toStdout) {
-      out.end();
-      await finished(out);
-    }
-    const where = toStdout ? '' : ` to ${file}`;
-    context.io.stderr.write(`Backed up ${summary.blocks} blocks and ${summary.votes} votes${where}.\n`);
-  } catch (error) {
-    if (!toStdout) {
-      out.destroy();
-      rmSync(file, { force: true });
-    }
-    throw error;
-  }
-}
-
-function openBackupFile(file: string): Readable {
-  try {
-    return createReadStream(file, { fd: openSync(file, 'r'), encoding: 'utf8' });
-  } catch (error) {
-    throw new CliError(`cannot read ${file}: ${describe(error)}`);
-  }
-}
-
-async function runRestore(context: Context): Promise<void> {
-  const file = fileArgument(context, 'restore');
-  const cfg = await config(context);
-  const input = file === '-' ? context.io.stdin : openBackupFile(file);
-  const federation = cfg.keypair.public === null ? undefined : [...cfg.keyring, cfg.keypair.public];
-  const progress = progressLine(context.io, 'restored');
-  const summary = await withStorage(
-    cfg,
-    (storage) =>
-      restore(storage, input, {
-        onProgress: progress.update,
-        ...(federation === undefined ? {} : { federation }),
-      }),
-    { create: true },
-  );
-  progress.end();
-  const { droppedBlocks, droppedVotes, droppedTransactions } = summary;
-  context.io.stdout.write(
-    `Restored ${summary.blocks} blocks and ${summary.votes} votes into the ${databaseLabel(cfg)}.\n` +
-      `Kept ${summary.blocks - droppedBlocks} blocks, ${summary.keptTransactions} transactions and ` +
-      `${summary.votes - droppedVotes} votes; dropped ${droppedBlocks} blocks, ${droppedTransactions} ` +
-      `transactions and ${droppedVotes} votes.\n` +
-      `Kept everything up to the last valid block ${summary.lastValidBlock}; dropped ${droppedBlocks} ` +
-      `blocks after it and their ${droppedVotes} votes; the backlog is empty.\n`,
-  );
-}
-
-async function runPrune(context: Context): Promise<void> {
-  const rebuild = context.args[0] === '--rebuild';
-  if (context.args.length > (rebuild ? 1 : 0)) throw new CliError('usage: bigchaindb prune [--rebuild]', 2);
-  const cfg = await config(context);
-  await withStorage(cfg, async (storage) => {
-    if (rebuild) {
-      const rebuilt = await rebuildDerivedRows(storage);
-      context.io.stdout.write(
-        `Re-derived ${rebuilt.transactions} transaction, ${rebuilt.outputs} output and ${rebuilt.spends} spend ` +
-          `rows from ${rebuilt.blocks} blocks.\n`,
-      );
-    }
-    const pruned = await pruneAfterLastValidBlock(storage);
-    context.io.stdout.write(
-      `Kept everything up to the last valid block ${pruned.lastValidBlock}; deleted ${pruned.blocks.length} ` +
-        `blocks after it, ${pruned.votes} votes on them and ${pruned.backlog} backlog entries; rebuilt the indexes. ` +
-        `The deleted blocks held ${pruned.transactions} transactions.\n`,
-    );
-  });
-}
-
 /**
- * `start [--experimental-start-postgresql]`. On a fresh machine it first writes a configuration with a new
- * keypair (so `npm start` needs nothing else); the node creates the database with its genesis block.
+ * `start [--experimental-start-postgresql] [--accept-federation-change]`. On a fresh machine (no -c, no
+ * BIGCHAINDB_CONFIG_PATH, no file at the default path) it first writes a configuration with a new keypair
+ * (so `npm start` needs nothing else); the node creates the database with its genesis block.
  */
 async function runStart(context: Context): Promise<void> {
-  const [flag, ...extra] = context.args;
-  if (extra.length > 0 || (flag !== undefined && flag !== START_POSTGRESQL_FLAG))
-    throw new CliError(`usage: bigchaindb start [${START_POSTGRESQL_FLAG}]`, 2);
   // Listening from the first moment: a signal during start-up stops the node cleanly once it runs (and the
   // local PostgreSQL server with it) instead of killing the process half-way.
   let onSignal: (signal: NodeJS.Signals) => void = () => {};
@@ -406,7 +113,7 @@ async function runStart(context: Context): Promise<void> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    await startNode(context, flag !== undefined || context.options.startPostgresql, stopSignal);
+    await startNode(context, context.flags[START_POSTGRESQL] === true, stopSignal);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -420,10 +127,8 @@ async function startNode(
 ): Promise<void> {
   const log = streamLogger(context.io.stderr);
   log.info(`BigchainDB Version ${version}`);
-  const loaded = await loadConfig({
-    env: context.io.env,
-    ...(context.options.configPath === undefined ? {} : { path: context.options.configPath }),
-  });
+  // A file named by -c or BIGCHAINDB_CONFIG_PATH must exist: only the default path gets a first file here.
+  const loaded = await commandConfig(context, (message) => log.warn(message));
   const cfg = loaded.config;
   if (!loaded.fileFound && cfg.keypair.public === null && cfg.keypair.private === null) {
     const keyPair = generateKeyPair();
@@ -431,7 +136,8 @@ async function startNode(
     await writeConfigFile(loaded.path, cfg);
     log.info(`Generated a keypair; configuration written to ${loaded.path}`);
   }
-  if (!withLocalPostgres) return runNode(cfg, log, stopSignal);
+  commandKeyPair(context, loaded);
+  if (!withLocalPostgres) return runNode(context, cfg, log, stopSignal);
   // The analogue of 0.6's --experimental-start-rethinkdb: a server of our own, stopped when the node stops.
   const dir = join(context.io.env.HOME ?? homedir(), '.bigchaindb-postgresql');
   const local = await startLocalPostgres(dir, cfg.database.port);
@@ -448,17 +154,13 @@ async function startNode(
     user: local.user,
   };
   try {
-    await runNode(cfg, log, stopSignal);
+    await runNode(context, cfg, log, stopSignal);
   } finally {
     await local.stop();
     log.info('PostgreSQL stopped');
   }
 }
 
-/**
- * Runs the node until SIGINT or SIGTERM: the pipelines, then the HTTP API; on the signal the API closes,
- * the block in hand is finished, and waiting transactions stay in the backlog.
- */
 /** How many HTTP API processes `server.workers` (checked by the configuration) asks for; 0: none of their own. */
 function apiWorkerCount(cfg: NodeConfig, log: Logger): number {
   const { workers, threads } = cfg.server;
@@ -507,11 +209,33 @@ async function serveApi(
   }
 }
 
-async function runNode(cfg: NodeConfig, log: Logger, stopSignal: Promise<NodeJS.Signals>): Promise<void> {
+/**
+ * Runs the node until SIGINT or SIGTERM: the pipelines, then the HTTP API; on the signal the API closes,
+ * the block in hand is finished, and waiting transactions stay in the backlog.
+ */
+async function runNode(
+  context: Context,
+  cfg: NodeConfig,
+  log: Logger,
+  stopSignal: Promise<NodeJS.Signals>,
+): Promise<void> {
   const bigchain = await Bigchain.open(cfg, { create: true });
+  const warn = (message: string) => log.warn(message);
   let node: BigchainNode;
   try {
+    // A chain this node does not belong to (another keypair or keyring) is refused before anything runs.
+    const hadChain = await bigchain.storage.isInitialized();
+    if (hadChain) await refuseForeignChain(bigchain, context, cfg, 'start', warn);
     node = await BigchainNode.start(bigchain, nodeOptions(cfg, log));
+    if (!hadChain) {
+      // Nodes of a federation starting together race to write the genesis block: another may have won.
+      try {
+        await refuseForeignChain(bigchain, context, cfg, 'start', warn);
+      } catch (error) {
+        await node.stop();
+        throw error;
+      }
+    }
   } catch (error) {
     await bigchain.close();
     throw error;

@@ -1,18 +1,9 @@
 import type { Writable } from 'node:stream';
-import { loadConfig } from '../config/config.ts';
 import { auditChain, formatProblem, type AuditProgress } from '../node/audit.ts';
 import { VerifyPool } from '../node/verify-pool.ts';
 import { openStorage } from '../storage/open.ts';
-// main.ts imports this module too: only types and CliError (used inside the function, after both have
-// loaded) come from it, and runVerify is a function declaration, so the cycle is safe either way round.
-import { CliError, type CliIO } from './main.ts';
-
-/** What `bigchaindb verify` needs of main.ts's command context. */
-export interface VerifyContext {
-  options: { configPath?: string };
-  args: readonly string[];
-  io: CliIO;
-}
+import { commandConfig, type Context } from './context.ts';
+import { CliError } from './errors.ts';
 
 /** Transactions from which the fulfillments are checked on worker threads. */
 const POOL_THRESHOLD = 5_000;
@@ -25,11 +16,8 @@ const PROGRESS_INTERVAL_MS = 5_000;
  * on stdout as it is found, then a summary line; progress on stderr during long runs. Exits 1 when anything
  * was found.
  */
-export async function runVerify(context: VerifyContext): Promise<void> {
-  if (context.args.length > 0) throw new CliError('verify takes no arguments', 2);
-  const { env } = context.io;
-  const path = context.options.configPath;
-  const { config } = await loadConfig(path === undefined ? { env } : { env, path });
+export async function runVerify(context: Context): Promise<void> {
+  const { config } = await commandConfig(context);
   // Like restore: with a configured keypair, block creators and CREATE signers must be federation members.
   const federation = config.keypair.public === null ? undefined : [...config.keyring, config.keypair.public];
   const { stdout, stderr } = context.io;

@@ -33,12 +33,30 @@ export class ConfigurationError extends BigchainDBError {}
 /** The configuration has no node keypair (0.6 KeypairNotFoundException). */
 export class KeypairNotFoundException extends ConfigurationError {}
 
+/** The configuration file does not exist where `-c` or BIGCHAINDB_CONFIG_PATH says it is. */
+export class ConfigFileNotFoundError extends ConfigurationError {}
+
+/** Where a keypair was looked for, for the message when there is none. */
+export interface KeypairSource {
+  /** e.g. the file, `~/.bigchaindb`; default `the configuration` */
+  where?: string;
+  /** the command that writes a configuration with a keypair there; default `bigchaindb configure` */
+  configure?: string;
+}
+
 /** The node's keypair from the configuration, checked to be a pair. */
-export function nodeKeyPair(config: NodeConfig): KeyPair {
+export function nodeKeyPair(config: NodeConfig, source: KeypairSource = {}): KeyPair {
   const { public: publicKey, private: privateKey } = config.keypair;
   if (publicKey === null || privateKey === null) {
+    const where = source.where ?? 'the configuration';
+    const unset =
+      publicKey === null && privateKey === null
+        ? ''
+        : ` (keypair.${publicKey === null ? 'public' : 'private'} is not set)`;
     throw new KeypairNotFoundException(
-      'no keypair found in the configuration (`bigchaindb start` writes one with a new keypair when there is none)',
+      `no keypair in ${where}${unset}: run \`${source.configure ?? 'bigchaindb configure'}\` to write a ` +
+        'configuration with a new keypair, or set keypair.public and keypair.private',
+      { where },
     );
   }
   let derived: string;
@@ -50,6 +68,23 @@ export function nodeKeyPair(config: NodeConfig): KeyPair {
   if (derived !== publicKey)
     throw new ConfigurationError('keypair.public is not the public key of keypair.private');
   return { publicKey, privateKey };
+}
+
+/** The settings that are secrets: shown masked (show-config). */
+export const SECRET_SETTINGS = ['keypair.private', 'database.password'] as const;
+
+/** What a secret that is set is shown as. */
+export const SECRET_MASK = 'x'.repeat(45);
+
+/** A copy of the configuration with every secret that is set replaced by SECRET_MASK. */
+export function maskSecrets(config: NodeConfig): NodeConfig {
+  const masked = structuredClone(config) as unknown as Record<string, Json>;
+  for (const setting of SECRET_SETTINGS) {
+    const [section, key] = setting.split('.') as [string, string];
+    const holder = masked[section];
+    if (isObject(holder) && holder[key] !== null && holder[key] !== undefined) holder[key] = SECRET_MASK;
+  }
+  return masked as unknown as NodeConfig;
 }
 
 export function defaultConfig(): NodeConfig {
@@ -98,6 +133,11 @@ export interface LoadOptions {
   /** the config file; default defaultConfigPath(env) */
   path?: string;
   env?: NodeJS.ProcessEnv;
+  /**
+   * A missing file is a ConfigFileNotFoundError instead of the defaults: for a file the operator named
+   * (`-c`, BIGCHAINDB_CONFIG_PATH), where the defaults would run the node under another identity.
+   */
+  requireFile?: boolean;
 }
 
 export interface LoadedConfig {
@@ -105,6 +145,16 @@ export interface LoadedConfig {
   path: string;
   /** false when the file does not exist (defaults and environment only) */
   fileFound: boolean;
+  /**
+   * Settings in the file this node does not know (typos such as `databse.host`), as dotted paths to each
+   * value: kept in `config`, but nothing reads them.
+   */
+  unknownSettings: string[];
+}
+
+/** Whether the configuration file was named by the operator (`-c PATH` or BIGCHAINDB_CONFIG_PATH). */
+export function configFileNamed(path: string | undefined, env: NodeJS.ProcessEnv = process.env): boolean {
+  return path !== undefined || env.BIGCHAINDB_CONFIG_PATH !== undefined;
 }
 
 /** Defaults, then the JSON file (if any), then every BIGCHAINDB_* variable naming a setting. */
@@ -124,16 +174,29 @@ export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfi
     }
   } catch (error) {
     if (errorCode(error) !== 'ENOENT') throw error;
+    if (options.requireFile === true) {
+      const named = options.path === undefined ? ' (BIGCHAINDB_CONFIG_PATH)' : '';
+      throw new ConfigFileNotFoundError(
+        `no configuration file at ${path}${named}: run \`bigchaindb -c ${path} configure\` to write one`,
+        { path },
+      );
+    }
   }
   const config = defaultConfig() as unknown as Record<string, Json>;
+  const unknownSettings: string[] = [];
   if (fromFile !== undefined) {
     if (!isObject(fromFile)) {
       throw new ConfigurationError(`The configuration in \`${path}\` must be a JSON object`, { path });
     }
-    merge(config, fromFile, [], `\`${path}\``);
+    merge(config, fromFile, [], `\`${path}\``, unknownSettings);
   }
   applyEnvironment(config, env, []);
-  return { config: config as unknown as NodeConfig, path, fileFound: fromFile !== undefined };
+  return {
+    config: config as unknown as NodeConfig,
+    path,
+    fileFound: fromFile !== undefined,
+    unknownSettings,
+  };
 }
 
 /** The defaults with the BIGCHAINDB_* environment applied, no file: what `bigchaindb configure` starts from. */
@@ -160,19 +223,32 @@ export function setSettingFromText(config: NodeConfig, setting: string, raw: str
   section[last] = checked(setting, fromText(raw, current), current, origin);
 }
 
-/** Recursive merge of a file's settings into the defaults, each leaf checked against the default's type. */
+/**
+ * Recursive merge of a file's settings into the defaults, each leaf checked against the default's type;
+ * the paths of values the defaults have no setting for are added to `unknown`.
+ */
 function merge(
   target: Record<string, Json>,
   source: Record<string, Json>,
   path: string[],
   origin: string,
+  unknown: string[],
 ): void {
   for (const [key, value] of Object.entries(source)) {
     const keyPath = [...path, key];
     const current = target[key];
-    if (isObject(current) && isObject(value)) merge(current, value, keyPath, origin);
-    else target[key] = checked(keyPath.join('.'), value, current, origin);
+    if (isObject(current) && isObject(value)) merge(current, value, keyPath, origin, unknown);
+    else {
+      if (!Object.hasOwn(target, key)) unknown.push(...leafPaths(value, keyPath));
+      target[key] = checked(keyPath.join('.'), value, current, origin);
+    }
   }
+}
+
+/** `databse: { host, port }` → `databse.host`, `databse.port`: where each value of an unknown section is. */
+function leafPaths(value: Json, path: string[]): string[] {
+  if (!isObject(value) || Object.keys(value).length === 0) return [path.join('.')];
+  return Object.entries(value).flatMap(([key, inner]) => leafPaths(inner, [...path, key]));
 }
 
 /** For every setting (leaf), BIGCHAINDB_<PATH> overrides it, coerced to the type of the setting. */
@@ -231,6 +307,7 @@ function checked(setting: string, value: Json, current: Json | undefined, origin
     }
     return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : fail('a number ≥ 0');
   }
+  if (isObject(current)) return fail('an object of settings');
   if (typeof current === 'string') {
     if (typeof value !== 'string') return fail('a string');
     const choices = CHOICES[setting];

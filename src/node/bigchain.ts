@@ -34,6 +34,28 @@ export class MultipleValidBlocksError extends BigchainDBError {}
 
 export type ElectionIndex = 'transaction_id' | 'payload_uuid';
 
+/**
+ * How this node differs from the node and federation the database's genesis block was made by and for
+ * (Bigchain.checkIdentity): the keys on both sides, and which are missing or extra.
+ */
+export interface IdentityMismatch {
+  genesisBlock: string;
+  /** the key that signed the genesis block */
+  genesisCreator: string;
+  /** the genesis block's voters: the federation when it was made */
+  genesisFederation: string[];
+  /** this node's key */
+  me: string;
+  /** this node's federation: its keyring and its own key */
+  federation: string[];
+  /** whether the genesis creator is this node or in its keyring */
+  creatorKnown: boolean;
+  /** keys of the genesis federation that this node's federation lacks */
+  missing: string[];
+  /** keys of this node's federation that the genesis federation lacks */
+  extra: string[];
+}
+
 export interface BlockElection {
   id: string;
   block: { voters: string[] };
@@ -268,6 +290,37 @@ export class Bigchain {
       throw error;
     }
     return genesis;
+  }
+
+  /**
+   * Whether this node belongs to the chain in its database: undefined when the database holds no chain yet
+   * or when the genesis block was made by this node or a key in its keyring for the same federation (as a
+   * set: the order may differ); else what differs. A node started with the wrong configuration (another
+   * keypair or keyring) would otherwise run on the chain as a stranger to it.
+   */
+  async checkIdentity(): Promise<IdentityMismatch | undefined> {
+    if (!(await this.storage.isInitialized())) return undefined;
+    const id = await this.storage.genesisBlockId();
+    const stored = await this.storage.getBlock(id);
+    if (stored === undefined)
+      throw new BigchainDBError(`the genesis block ${id} is missing from the database`, { id });
+    const { node_pubkey: creator, voters } = stored.block.block;
+    const genesisFederation = [...new Set(voters)];
+    const federation = [...new Set(this.federation)];
+    const missing = genesisFederation.filter((key) => !federation.includes(key));
+    const extra = federation.filter((key) => !genesisFederation.includes(key));
+    const creatorKnown = federation.includes(creator);
+    if (creatorKnown && missing.length === 0 && extra.length === 0) return undefined;
+    return {
+      genesisBlock: id,
+      genesisCreator: creator,
+      genesisFederation,
+      me: this.me,
+      federation,
+      creatorKnown,
+      missing,
+      extra,
+    };
   }
 
   /**

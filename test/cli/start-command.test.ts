@@ -219,7 +219,11 @@ describe('bigchaindb start --experimental-start-postgresql', () => {
   test('the flag before another command is a usage error', async () => {
     const { code, stderr } = await runCli(['--experimental-start-postgresql', 'init'], { HOME: tmpdir() });
     assert.equal(code, 2);
-    assert.equal(stderr, 'bigchaindb: --experimental-start-postgresql only applies to start\n');
+    assert.equal(
+      stderr,
+      'bigchaindb: --experimental-start-postgresql only applies to start\n\nusage: bigchaindb init ' +
+        '[--accept-federation-change]\n(`bigchaindb init --help` describes its arguments and options)\n',
+    );
   });
 });
 

@@ -88,7 +88,11 @@ describe('bigchaindb verify', () => {
   test('usage: no arguments; listed in the help', async () => {
     const extra = await runCli(['verify', 'now'], env);
     assert.equal(extra.code, 2);
-    assert.equal(extra.stderr, 'bigchaindb: verify takes no arguments\n');
+    assert.equal(
+      extra.stderr,
+      'bigchaindb: verify takes no arguments\n\nusage: bigchaindb verify\n' +
+        '(`bigchaindb verify --help` describes its arguments and options)\n',
+    );
     const help = await runCli(['--help'], env);
     assert.match(
       help.stdout,

@@ -3,7 +3,18 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ConfigurationError, defaultConfig, defaultConfigPath, loadConfig } from '../../src/config/index.ts';
+import {
+  ConfigFileNotFoundError,
+  configFileNamed,
+  ConfigurationError,
+  defaultConfig,
+  defaultConfigPath,
+  KeypairNotFoundException,
+  loadConfig,
+  maskSecrets,
+  nodeKeyPair,
+} from '../../src/config/index.ts';
+import { generateKeyPair } from '../../src/protocol/crypto.ts';
 
 describe('configuration: defaults < file < environment', () => {
   let dir: string;
@@ -147,6 +158,98 @@ describe('configuration: defaults < file < environment', () => {
     await assert.rejects(
       loadConfig({ path: await file('keyring.json', '{"keyring": "abc"}'), env: {} }),
       /keyring .*expected a list of strings/,
+    );
+  });
+
+  test('a section given as something else than an object is refused', async () => {
+    await assert.rejects(
+      loadConfig({ path: await file('section.json', '{"database": "db.example"}'), env: {} }),
+      /Invalid value for database in `.*section\.json`: expected an object of settings, got "db\.example"/,
+    );
+  });
+
+  test('unknown settings in the file are listed by their paths (nested ones too), kept, and not an error', async () => {
+    const path = await file(
+      'unknown.json',
+      JSON.stringify({
+        databse: { host: 'h', port: 1 },
+        database: { hots: 'h', port: 5433 },
+        server: { bind: 'localhost:1', loglevel: 'debug' },
+        extra: {},
+      }),
+    );
+    const loaded = await loadConfig({ path, env: {} });
+    assert.deepEqual(loaded.unknownSettings, [
+      'databse.host',
+      'databse.port',
+      'database.hots',
+      'server.loglevel',
+      'extra',
+    ]);
+    assert.equal(loaded.config.database.port, 5433);
+    const known = await loadConfig({ path: await file('known.json', '{"server": {"workers": 2}}'), env: {} });
+    assert.deepEqual(known.unknownSettings, [], 'settings whose default is null are known');
+    assert.deepEqual((await loadConfig({ path: join(dir, 'none'), env: {} })).unknownSettings, []);
+  });
+
+  test('requireFile: a missing file is an error naming it and the command that writes one', async () => {
+    const missing = join(dir, 'typo.json');
+    await assert.rejects(loadConfig({ path: missing, env: {}, requireFile: true }), (error: Error) => {
+      assert.ok(error instanceof ConfigFileNotFoundError);
+      assert.equal(
+        error.message,
+        `no configuration file at ${missing}: run \`bigchaindb -c ${missing} configure\` to write one`,
+      );
+      return true;
+    });
+    await assert.rejects(
+      loadConfig({ env: { BIGCHAINDB_CONFIG_PATH: missing }, requireFile: true }),
+      new RegExp(
+        `^ConfigFileNotFoundError: no configuration file at ${missing} \\(BIGCHAINDB_CONFIG_PATH\\)`,
+      ),
+    );
+    const present = await file('present.json', '{}');
+    assert.equal((await loadConfig({ path: present, env: {}, requireFile: true })).fileFound, true);
+    assert.equal(configFileNamed(undefined, {}), false);
+    assert.equal(configFileNamed('x.json', {}), true);
+    assert.equal(configFileNamed(undefined, { BIGCHAINDB_CONFIG_PATH: 'x.json' }), true);
+  });
+
+  test('maskSecrets: keypair.private and database.password masked when set; the rest as it was', () => {
+    const config = defaultConfig();
+    const key = generateKeyPair();
+    config.keypair = { public: key.publicKey, private: key.privateKey };
+    config.database = { ...config.database, user: 'bdb', password: 'hunter2' };
+    const masked = maskSecrets(config);
+    assert.equal(masked.keypair.private, 'x'.repeat(45));
+    assert.equal(masked.database.password, 'x'.repeat(45));
+    assert.equal(masked.keypair.public, key.publicKey);
+    assert.equal(masked.database.user, 'bdb');
+    assert.equal(config.database.password, 'hunter2', 'the configuration itself is left alone');
+    const unset = maskSecrets(defaultConfig());
+    assert.equal(unset.keypair.private, null);
+    assert.equal(unset.database.password, null);
+  });
+
+  test('nodeKeyPair: no keypair names where it looked and what to run', () => {
+    const config = defaultConfig();
+    assert.throws(
+      () => nodeKeyPair(config),
+      (error: Error) => {
+        assert.ok(error instanceof KeypairNotFoundException);
+        assert.equal(
+          error.message,
+          'no keypair in the configuration: run `bigchaindb configure` to write a configuration with a new ' +
+            'keypair, or set keypair.public and keypair.private',
+        );
+        return true;
+      },
+    );
+    config.keypair.public = generateKeyPair().publicKey;
+    assert.throws(
+      () =>
+        nodeKeyPair(config, { where: '/etc/node.json', configure: 'bigchaindb -c /etc/node.json configure' }),
+      /^KeypairNotFoundException: no keypair in \/etc\/node\.json \(keypair\.private is not set\): run `bigchaindb -c \/etc\/node\.json configure`/,
     );
   });
 });
