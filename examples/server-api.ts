@@ -914,7 +914,10 @@ async function main(argv: readonly string[]): Promise<number> {
     if (database.backend === 'embedded') {
       // Only this process can open the embedded database: it runs the node itself, as `bigchaindb start` would.
       b = await Bigchain.open(config, { create: true });
-      node = await BigchainNode.start(b, nodeOptions(config, streamLogger(process.stderr, { level: 'warn' })));
+      node = await BigchainNode.start(
+        b,
+        nodeOptions(config, streamLogger(process.stderr, { level: 'warn' })),
+      );
       console.log(`Running the node pipelines in this process on the embedded database in ${database.path}`);
       processedBy = 'The node pipelines this script runs did not decide it; see the log above.';
     } else {

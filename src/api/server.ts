@@ -14,6 +14,7 @@ import { ValidationError } from '../protocol/validation-errors.ts';
 import type { Bigchain } from '../node/bigchain.ts';
 import { isDatabaseUnavailable } from '../storage/errors.ts';
 import type { Admission, Admitted } from './admission.ts';
+import { RequestSummary } from './request-summary.ts';
 import { describeError, silentLogger, type Logger } from '../node/log.ts';
 
 export const API_PREFIX = '/api/v1';
@@ -33,6 +34,8 @@ export interface ApiOptions {
   info: { version: string; apiEndpoint: string };
   bodyLimit?: number;
   log?: Logger;
+  /** how often the INFO summary of requests is logged (each request is a DEBUG line); default 60 s */
+  summaryIntervalMs?: number;
 }
 
 /** An HTTP error answered as `{status, message}`. */
@@ -370,6 +373,7 @@ export function createApiServer(options: ApiOptions): Server {
   const log = options.log ?? silentLogger;
   const limit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
   const table = routes(options).map(compile);
+  const summary = new RequestSummary(log, options.summaryIntervalMs);
   let unavailableWarnedAt = -Infinity;
   let unavailableUnwarned = 0;
   const warnUnavailable = (error: unknown) => {
@@ -451,15 +455,19 @@ export function createApiServer(options: ApiOptions): Server {
         const ms = Math.round(performance.now() - started);
         if (!request.socket.writable) {
           // The client went away, or sent a body node:http could not parse (the clientError handler answered).
-          log.info(`${request.method} ${path} not answered (${status}): the connection is closed, ${ms} ms`, {
-            remote,
-          });
+          log.debug(
+            `${request.method} ${path} not answered (${status}): the connection is closed, ${ms} ms`,
+            {
+              remote,
+            },
+          );
           return;
         }
         // A body not read (an early error) must not hold the connection: close it after the answer.
         const extra: Record<string, string> = request.complete ? {} : { connection: 'close' };
         send(response, status, body, { ...headers, ...extra });
-        log.info(`${request.method} ${path} ${status} ${ms} ms`, { remote });
+        summary.record(status, ms);
+        log.debug(`${request.method} ${path} ${status} ${ms} ms`, { remote });
       })
       .catch((error: unknown) =>
         log.error(`could not answer ${request.method} ${path}: ${describeError(error)}`),
@@ -474,12 +482,13 @@ export function createApiServer(options: ApiOptions): Server {
       return;
     }
     const { status, text } = malformedRequestAnswer(error);
-    log.info(`${status} to a malformed request: ${describeError(error)}`, {
+    log.debug(`${status} to a malformed request: ${describeError(error)}`, {
       remote: 'remoteAddress' in socket ? socket.remoteAddress : undefined,
     });
     // Once written, let go: the rest of what the client sends cannot be parsed.
     socket.end(text, () => socket.destroy());
   });
+  server.on('close', () => summary.close());
   return server;
 }
 

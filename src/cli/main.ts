@@ -125,11 +125,14 @@ async function startNode(
   withLocalPostgres: boolean,
   stopSignal: Promise<NodeJS.Signals>,
 ): Promise<void> {
-  const log = streamLogger(context.io.stderr);
-  log.info(`BigchainDB Version ${version}`);
   // A file named by -c or BIGCHAINDB_CONFIG_PATH must exist: only the default path gets a first file here.
-  const loaded = await commandConfig(context, (message) => log.warn(message));
+  // The logger's level comes from the configuration: what loading it warns about is logged once it exists.
+  const warnings: string[] = [];
+  const loaded = await commandConfig(context, (message) => warnings.push(message));
   const cfg = loaded.config;
+  const log = streamLogger(context.io.stderr, { level: cfg.log.level });
+  log.info(`BigchainDB Version ${version}`);
+  for (const warning of warnings) log.warn(warning);
   if (!loaded.fileFound && cfg.keypair.public === null && cfg.keypair.private === null) {
     const keyPair = generateKeyPair();
     cfg.keypair = { public: keyPair.publicKey, private: keyPair.privateKey };

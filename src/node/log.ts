@@ -81,15 +81,17 @@ const TEXT_KEYS = new Set(['level', 'time', 'name', 'msg']);
 /** Renders pino's JSON lines as readable ones. */
 function textDestination(stream: Writable): { write(line: string): void } {
   return {
-    write(line: string) {
-      const record = JSON.parse(line) as Record<string, unknown>;
-      const level = String(record.level).toUpperCase().padEnd(5);
-      const tag = record.name === undefined ? '' : `[${String(record.name)}] `;
-      const rest = Object.fromEntries(Object.entries(record).filter(([key]) => !TEXT_KEYS.has(key)));
-      const extra = Object.keys(rest).length === 0 ? '' : ` ${JSON.stringify(rest)}`;
-      stream.write(`${String(record.time)} ${level} ${tag}${String(record.msg)}${extra}\n`);
-    },
+    write: (line: string) => stream.write(`${logEventText(JSON.parse(line) as Record<string, unknown>)}\n`),
   };
+}
+
+/** One log event as the text format shows it: `time LEVEL [name] message {details}`. */
+export function logEventText(record: Record<string, unknown>): string {
+  const level = String(record.level).toUpperCase().padEnd(5);
+  const tag = record.name === undefined ? '' : `[${String(record.name)}] `;
+  const rest = Object.fromEntries(Object.entries(record).filter(([key]) => !TEXT_KEYS.has(key)));
+  const extra = Object.keys(rest).length === 0 ? '' : ` ${JSON.stringify(rest)}`;
+  return `${String(record.time)} ${level} ${tag}${String(record.msg)}${extra}`;
 }
 
 export const silentLogger: Logger = {

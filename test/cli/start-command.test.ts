@@ -8,10 +8,11 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { tempClient } from '../../src/driver/index.ts';
 import { runCli, type ProcessResult } from '../support/processes.ts';
+import { asLogText, logRecord } from '../support/log-records.ts';
 import { waitFor } from '../support/wait.ts';
 
 /** `bigchaindb start` in a fresh HOME: waits for the node to run, then `whileRunning`, stops it with `signal`. */
-function startAndStop(
+async function startAndStop(
   home: string,
   signal: NodeJS.Signals,
   options: {
@@ -27,22 +28,27 @@ function startAndStop(
     HOME: home,
     BIGCHAINDB_BLOCK_TIMEOUT: '0.1',
     BIGCHAINDB_SERVER_BIND: '127.0.0.1:0',
+    // Each request is a DEBUG event: the tests read them.
+    BIGCHAINDB_LOG_LEVEL: 'debug',
     ...options.env,
   };
-  return runCli([...(options.globalArgs ?? []), 'start', ...(options.args ?? [])], env, {
+  // The node logs JSON events (stderr is not a terminal); the assertions read them as the text format.
+  const result = await runCli([...(options.globalArgs ?? []), 'start', ...(options.args ?? [])], env, {
     cwd: home,
     whileRunning: async ({ child, stderr }) => {
+      const text = () => asLogText(stderr());
       await waitFor('the node to start', async () => {
-        if (child.exitCode !== null) throw new Error(`exited early (${child.exitCode}): ${stderr()}`);
-        return stderr().includes('Starting BigchainDB main process');
+        if (child.exitCode !== null) throw new Error(`exited early (${child.exitCode}): ${text()}`);
+        return text().includes('Starting BigchainDB main process');
       });
       try {
-        await options.whileRunning?.({ pid: child.pid!, stderr });
+        await options.whileRunning?.({ pid: child.pid!, stderr: text });
       } finally {
         child.kill(signal);
       }
     },
   });
+  return { ...result, stderr: asLogText(result.stderr) };
 }
 
 describe('bigchaindb start', () => {
@@ -92,7 +98,59 @@ describe('bigchaindb start', () => {
       /WARN  server\.workers needs the postgresql backend .*; the HTTP API runs in the node process/,
     );
     assert.match(run.stderr, /INFO  server\.threads has no effect/);
-    assert.match(run.stderr, /INFO  \[http\] POST \/api\/v1\/transactions\/ 201/);
+    // Each request at DEBUG; at INFO a summary (the last one when the API closes).
+    assert.match(run.stderr, /DEBUG \[http\] POST \/api\/v1\/transactions\/ 201/);
+    assert.match(run.stderr, /INFO  \[http\] 1 requests in the last 60 s: 201×1; p50 \d+ ms/);
+  });
+
+  test('logs JSON events when stderr is not a terminal, at the level log.level / BIGCHAINDB_LOG_LEVEL sets', async () => {
+    const at = async (level: string) => {
+      const port = await freePort();
+      return runCli(
+        ['start'],
+        {
+          HOME: home,
+          BIGCHAINDB_SERVER_BIND: `127.0.0.1:${port}`,
+          BIGCHAINDB_LOG_LEVEL: level,
+        },
+        {
+          cwd: home,
+          whileRunning: async ({ child }) => {
+            const apiEndpoint = `http://127.0.0.1:${port}/api/v1`;
+            await waitFor(
+              'the API to answer',
+              async () => (await fetch(`http://127.0.0.1:${port}/`).catch(() => undefined))?.ok,
+            );
+            await tempClient({ apiEndpoint }).create();
+            child.kill('SIGTERM');
+          },
+        },
+      );
+    };
+    const events = (output: string) =>
+      output
+        .trimEnd()
+        .split('\n')
+        .filter((line) => line !== '')
+        .map((line) => {
+          const record = logRecord(line);
+          assert.ok(record, `not a JSON log event: ${line}`);
+          return record;
+        });
+    const info = events((await at('info')).stderr);
+    assert.ok(info.some((record) => record.msg.startsWith('Starting BigchainDB main process')));
+    assert.deepEqual(
+      info.filter((record) => record.level === 'debug'),
+      [],
+      'no DEBUG event at info',
+    );
+    const summary = info.find((record) => record.name === 'http');
+    assert.equal(summary?.requests, 2, 'the GET and the POST, summed up in one event');
+    const warn = events((await at('warn')).stderr);
+    assert.deepEqual(
+      warn.filter((record) => record.level === 'info' || record.level === 'debug'),
+      [],
+    );
   });
 
   test('a broken configuration is reported with exit 1, and nothing starts', async () => {
@@ -187,8 +245,8 @@ describe('bigchaindb start --experimental-start-postgresql', () => {
           const send = (n: number) => Promise.all(Array.from({ length: n }, () => client.create()));
           await send(40);
           // node:cluster hands connections to the workers in turn: both answered.
-          assert.match(stderr(), /INFO  \[http:1\] POST \/api\/v1\/transactions\/ 201/);
-          assert.match(stderr(), /INFO  \[http:2\] POST \/api\/v1\/transactions\/ 201/);
+          assert.match(stderr(), /DEBUG \[http:1\] POST \/api\/v1\/transactions\/ 201/);
+          assert.match(stderr(), /DEBUG \[http:2\] POST \/api\/v1\/transactions\/ 201/);
           workerPids = apiWorkerPids(pid);
           assert.equal(workerPids.length, 2, 'two worker processes');
           process.kill(workerPids[0]!, 'SIGKILL');

@@ -1,3 +1,5 @@
+import { logEventText } from '../../src/node/log.ts';
+
 /** A node's log event as its JSON line carries it (src/node/log.ts). */
 export interface LogRecord {
   level: 'debug' | 'info' | 'warn' | 'error';
@@ -24,4 +26,15 @@ export function logRecord(line: string): LogRecord | undefined {
 /** The events of the lines at `level`. */
 export function atLevel(lines: readonly string[], level: LogRecord['level']): LogRecord[] {
   return lines.map(logRecord).filter((record): record is LogRecord => record?.level === level);
+}
+
+/** A process's output with its JSON log events shown as the text format shows them, for reading. */
+export function asLogText(output: string): string {
+  return output
+    .split('\n')
+    .map((line) => {
+      const record = logRecord(line);
+      return record === undefined ? line : logEventText(record);
+    })
+    .join('\n');
 }

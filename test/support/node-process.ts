@@ -41,6 +41,8 @@ export async function startNodeProcess(options: NodeProcessOptions): Promise<Nod
     keyring: options.keyring.filter((key) => key !== keyPair.publicKey),
     database: options.database,
     server: { bind: '127.0.0.1:0' },
+    // Each request is a DEBUG line: tests read them.
+    log: { level: 'debug' },
     ...options.settings,
   };
   await writeFile(configPath, JSON.stringify(config));
