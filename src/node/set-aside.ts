@@ -166,7 +166,8 @@ export class SetAside {
         `cannot process ${this.kind} ${id}: failed ${entry.attempts} times, last with ${cause}; it is ` +
           `set aside and retried every ${this.maxRetryMs / 1000} s at most, the ${this.kind}s after it go on ` +
           '(see docs/node.md, "When a stage cannot make progress")',
-        details,
+        // The error itself too: its stack and cause chain say where it came from.
+        { ...details, err: error },
       );
     } else {
       this.log.debug(`${this.kind} ${id} failed again: ${cause}`, details);

@@ -146,7 +146,8 @@ export class Supervisor {
     this.log.error(
       `the ${health.name} stage cannot make progress${where}: it failed ${health.failuresInARow} times in a row, ` +
         `last with ${cause}; retrying every ${RESTART_MAX_MS / 1000} s at most (see docs/node.md, "When a stage cannot make progress")`,
-      details,
+      // The error itself too: its stack and cause chain say where it came from.
+      { ...details, err: error },
     );
   }
 
