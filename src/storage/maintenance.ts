@@ -619,8 +619,13 @@ async function checkStatuses(storage: Storage, blockLines: LineRuns, batchSize: 
   let after = '0';
   let rank = 0;
   for (;;) {
-    const rows = await storage.driver.query<{ id: string; seq: string; status: BlockStatus; voters: string }>(
-      `SELECT b.id, b.seq::text AS seq, b.status, b.voters FROM blocks b
+    const rows = await storage.driver.query<{
+      id: string;
+      seq_text: string;
+      status: BlockStatus;
+      voters: string;
+    }>(
+      `SELECT b.id, b.seq::text AS seq_text, b.status, b.voters FROM blocks b
        WHERE b.seq > $1::bigint ORDER BY b.seq LIMIT $2`,
       [after, batchSize],
     );
@@ -629,7 +634,7 @@ async function checkStatuses(storage: Storage, blockLines: LineRuns, batchSize: 
     const votes = await storage.getVotes(decided.map((row) => row.id));
     for (const row of rows) {
       const line = blockLines.lineOf(rank++);
-      after = row.seq;
+      after = row.seq_text;
       if (row.status === 'undecided') continue;
       const cast = (votes.get(row.id) ?? []).map((stored) => stored.vote);
       // The votes were verified as they were stored.
@@ -692,8 +697,8 @@ class LineRuns {
 export async function pruneAfterLastValidBlock(storage: Storage): Promise<PruneResult> {
   if (!(await storage.isInitialized())) throw notInitialised(storage);
   const result = await storage.driver.transaction(async (session) => {
-    const [last] = await session.query<{ id: string; seq: string }>(
-      `SELECT b.id, b.seq::text AS seq FROM blocks b
+    const [last] = await session.query<{ id: string; seq_text: string }>(
+      `SELECT b.id, b.seq::text AS seq_text FROM blocks b
        WHERE b.status = 'valid' OR b.id = (SELECT value FROM bigchaindb_meta WHERE key = 'genesis_block')
        ORDER BY b.seq DESC LIMIT 1`,
     );
@@ -701,7 +706,7 @@ export async function pruneAfterLastValidBlock(storage: Storage): Promise<PruneR
     const deleted = await session.query<{ id: string }>(
       `WITH deleted AS (DELETE FROM blocks WHERE seq > $1::bigint RETURNING id, seq)
        SELECT id FROM deleted ORDER BY seq`,
-      [last.seq],
+      [last.seq_text],
     );
     const ids = deleted.map((row) => row.id);
     const count = async (sql: string, params: unknown[] = []) => {

@@ -407,7 +407,7 @@ export class Storage {
 
   async getBlocks(ids: readonly string[]): Promise<Map<string, StoredBlock>> {
     const rows = await this.run<BlockRow>(
-      'SELECT id, status, seq::text AS seq, doc FROM blocks WHERE id = ANY($1::text[])',
+      'SELECT id, status, seq::text AS seq_text, doc FROM blocks WHERE id = ANY($1::text[])',
       [ids],
     );
     return new Map(rows.map((row) => [row.id, storedBlock(row)]));
@@ -491,7 +491,7 @@ export class Storage {
     options: { afterSeq?: string; limit?: number } = {},
   ): Promise<StoredBlock[]> {
     const rows = await this.run<BlockRow>(
-      `SELECT b.id, b.status, b.seq::text AS seq, b.doc FROM blocks b
+      `SELECT b.id, b.status, b.seq::text AS seq_text, b.doc FROM blocks b
        WHERE b.seq > $2::bigint AND NOT EXISTS (SELECT 1 FROM votes v WHERE v.block_id = b.id AND v.voter = $1)
        ORDER BY b.seq LIMIT $3`,
       [voter, options.afterSeq ?? '0', options.limit ?? 100],
@@ -503,11 +503,12 @@ export class Storage {
   async undecidedBlocks(
     options: { afterSeq?: string; limit?: number } = {},
   ): Promise<{ id: string; seq: string }[]> {
-    return this.run<{ id: string; seq: string }>(
-      `SELECT b.id, b.seq::text AS seq FROM blocks b WHERE b.status = 'undecided' AND b.seq > $1::bigint
+    const rows = await this.run<{ id: string; seq_text: string }>(
+      `SELECT b.id, b.seq::text AS seq_text FROM blocks b WHERE b.status = 'undecided' AND b.seq > $1::bigint
        ORDER BY b.seq LIMIT $2`,
       [options.afterSeq ?? '0', options.limit ?? 1000],
     );
+    return rows.map((row) => ({ id: row.id, seq: row.seq_text }));
   }
 
   // --- transactions, outputs, spends --------------------------------------------------------------------
@@ -626,10 +627,10 @@ export class Storage {
 
   /** The position before everything not yet committed: a feed from here sees only what comes next. */
   async feedHead(): Promise<FeedPosition> {
-    const [row] = await this.run<{ xid: string }>(
-      'SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xid',
+    const [row] = await this.run<{ head_xid: string }>(
+      'SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS head_xid',
     );
-    return { xid: row?.xid ?? '0', seq: '0' };
+    return { xid: row?.head_xid ?? '0', seq: '0' };
   }
 
   /** Backlog inserts and reassignments, optionally only those for one assignee. */
@@ -651,7 +652,7 @@ export class Storage {
   blockFeed(options: ChangefeedOptions & { after?: FeedPosition } = {}): Changefeed<StoredBlock> {
     return this.feed('blocks', options, async (after, limit) => {
       const rows = await this.run<FeedColumns & BlockRow>(
-        `SELECT ${FEED_SELECT}, f.id, f.status, f.seq::text AS seq, f.doc FROM blocks f
+        `SELECT ${FEED_SELECT}, f.id, f.status, f.seq::text AS seq_text, f.doc FROM blocks f
          WHERE (f.xid, f.seq) > ($1::xid8, $2::bigint) ORDER BY f.xid, f.seq LIMIT $3`,
         [after.xid, after.seq, limit],
       );
@@ -824,7 +825,8 @@ async function liveSpenders(
 interface BlockRow {
   id: string;
   status: BlockStatus;
-  seq: string;
+  /** blocks.seq as text: a bigint may not fit a JS number; never named seq, which would shadow the column */
+  seq_text: string;
   doc: string;
 }
 
@@ -836,7 +838,7 @@ interface TransactionRow {
 }
 
 function storedBlock(row: BlockRow): StoredBlock {
-  return { block: JSON.parse(row.doc) as Block, text: row.doc, status: row.status, seq: row.seq };
+  return { block: JSON.parse(row.doc) as Block, text: row.doc, status: row.status, seq: row.seq_text };
 }
 
 function storedTransaction(row: TransactionRow): StoredTransaction {

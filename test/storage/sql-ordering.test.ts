@@ -208,6 +208,19 @@ describe('src/ and bench/', () => {
     }
   });
 
+  test('no SQL statement gives a column cast to text the column’s own name', () => {
+    // Such an alias shadows the column for every later ORDER BY, cursor or comparison of the same name.
+    const selfNamed = /\b(?:\w+\.)?(\w+)::(?:text|varchar)\s+AS\s+\1\b/gi;
+    const found = typescriptFiles(...SOURCES).flatMap((name) =>
+      sourceStrings(name, readFileSync(join(ROOT, name), 'utf8')).flatMap((string) =>
+        [...string.text.matchAll(selfNamed)].map(
+          (match) => `${name}:${string.lineAt(match.index)}: ${match[0]}`,
+        ),
+      ),
+    );
+    assert.deepEqual(found, []);
+  });
+
   test('no TypeScript compares strings with < > <= >=, or sorts strings in default (code unit) order', () => {
     const config = ts.readConfigFile(join(ROOT, 'tsconfig.json'), (path) => ts.sys.readFile(path));
     const { options } = ts.parseJsonConfigFileContent(config.config, ts.sys, ROOT);
