@@ -4,24 +4,25 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createAndSignTx } from '../../src/protocol/transaction.ts';
+import { callApi, type ApiAnswer } from '../support/api-call.ts';
 import { forged, generateKeyPair } from '../support/chain.ts';
 import { startNodeProcess, type NodeProcess } from '../support/node-process.ts';
 import { startPostgres } from '../support/postgres.ts';
 import { waitFor } from '../support/wait.ts';
 
-interface Answer {
-  status: number;
-  body: Record<string, unknown>;
-}
-
-async function call(node: NodeProcess, method: string, path: string, body?: unknown): Promise<Answer> {
-  const response = await fetch(`${node.apiUrl}${path}`, {
+async function call(
+  node: NodeProcess,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<Pick<ApiAnswer, 'status' | 'body'>> {
+  const answer = await callApi(
+    node.apiUrl,
     method,
-    ...(body === undefined
-      ? {}
-      : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
-  });
-  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+    path,
+    body === undefined ? undefined : JSON.stringify(body),
+  );
+  return { status: answer.status, body: answer.body };
 }
 
 const seconds = () => Math.floor(Date.now() / 1000);

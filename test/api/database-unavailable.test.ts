@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createAndSignTx } from '../../src/protocol/transaction.ts';
+import { callApi } from '../support/api-call.ts';
 import { generateKeyPair } from '../support/chain.ts';
 import { logRecord } from '../support/log-records.ts';
 import { startNodeProcess, type NodeProcess } from '../support/node-process.ts';
@@ -13,7 +14,7 @@ import { waitFor } from '../support/wait.ts';
 interface Answer {
   status: number;
   retryAfter: string | null;
-  body: { status?: number; message?: string };
+  body: Record<string, unknown>;
 }
 
 /**
@@ -35,18 +36,13 @@ describe('the HTTP API while its PostgreSQL server is down', () => {
   });
 
   async function call(node: NodeProcess, method: string, path: string, body?: unknown): Promise<Answer> {
-    const response = await fetch(`${node.apiUrl}${path}`, {
+    const answer = await callApi(
+      node.apiUrl,
       method,
-      ...(body === undefined
-        ? {}
-        : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
-    });
-    assert.match(response.headers.get('content-type') ?? '', /^application\/json/);
-    return {
-      status: response.status,
-      retryAfter: response.headers.get('retry-after'),
-      body: (await response.json()) as Answer['body'],
-    };
+      path,
+      body === undefined ? undefined : JSON.stringify(body),
+    );
+    return { status: answer.status, retryAfter: answer.headers.get('retry-after'), body: answer.body };
   }
 
   for (const workers of [null, 2]) {

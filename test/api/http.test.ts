@@ -17,6 +17,7 @@ import {
   signTransaction,
   type Transaction,
 } from '../../src/protocol/transaction.ts';
+import { callApi, type ApiAnswer } from '../support/api-call.ts';
 import { forged, generateKeyPair } from '../support/chain.ts';
 import { atLevel, logRecord } from '../support/log-records.ts';
 import { startLoneNode, type NodeProcess } from '../support/node-process.ts';
@@ -69,12 +70,6 @@ const SEED_USER = {
   privateKey: '8eJ8q9ZQpReWyQT5aFCiwtZ5wDZC4eDnCen88p3tQ6ie',
   publicKey: 'JEAkEJqLbbgDRAtMm8YAjGp759Aq2qTn9eaEHUj2XePE',
 };
-
-interface Answer {
-  status: number;
-  body: Record<string, unknown>;
-  headers: Headers;
-}
 
 interface RawAnswer {
   status: number;
@@ -130,18 +125,8 @@ describe('the HTTP API of a running node', () => {
   let node: NodeProcess;
   let base: string;
 
-  async function call(method: string, path: string, body?: string): Promise<Answer> {
-    const response = await fetch(`${base}${path}`, {
-      method,
-      ...(body === undefined ? {} : { body, headers: { 'content-type': 'application/json' } }),
-    });
-    assert.match(response.headers.get('content-type') ?? '', /^application\/json/, `${method} ${path}`);
-    return {
-      status: response.status,
-      body: (await response.json()) as Record<string, unknown>,
-      headers: response.headers,
-    };
-  }
+  const call = (method: string, path: string, body?: string): Promise<ApiAnswer> =>
+    callApi(base, method, path, body);
   const post = (tx: unknown) => call('POST', '/api/v1/transactions/', JSON.stringify(tx));
   const statusOf = async (id: string) => (await call('GET', `/api/v1/transactions/${id}/status`)).body.status;
   const untilValid = (id: string) =>
