@@ -3,7 +3,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { createInterface } from 'node:readline';
 import { timestamp, type KeyPair } from '../src/protocol/crypto.ts';
 import { createInputCondition, type Transaction } from '../src/protocol/transaction.ts';
@@ -110,30 +112,44 @@ export function postmasterPid(dataDir: string): number {
 export interface BenchNode {
   readonly keyPair: KeyPair;
   readonly child: ChildProcess;
+  /** the node's HTTP server, e.g. http://127.0.0.1:40123 (its API under /api/v1, its metrics at /metrics) */
+  readonly url: string;
   /** its HTTP API, e.g. http://127.0.0.1:40123/api/v1 */
   readonly apiUrl: string;
   stop(): Promise<void>;
 }
 
+const READY_POLL_MS = 100;
+const START_TIMEOUT_MS = 120_000;
+
+/** A TCP port free on 127.0.0.1 right now (the node binds it a moment later). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
 /**
- * Starts one node per key, each with the others in its keyring, and resolves once all run. Every log line
- * goes to `onLine` with the node's index, as it arrives.
+ * Starts one node per key, each with the others in its keyring, and resolves once all answer `GET /api/v1`.
+ * `settings.server` is merged into each node's `server` section, whose `bind` is a free port.
  */
 export async function startBenchNodes(
   keys: readonly KeyPair[],
   dir: string,
   settings: Record<string, unknown>,
-  onLine: (node: number, line: string) => void = () => {},
   nodeArgs: readonly string[] = [],
 ): Promise<BenchNode[]> {
   return Promise.all(
     keys.map(async (keyPair, i) => {
       const configPath = join(dir, `node-${i}.json`);
+      const port = await freePort();
       const config = {
         keypair: { public: keyPair.publicKey, private: keyPair.privateKey },
         keyring: keys.filter((key) => key !== keyPair).map((key) => key.publicKey),
-        server: { bind: '127.0.0.1:0' },
         ...settings,
+        server: { ...(settings.server as object | undefined), bind: `127.0.0.1:${port}` },
       };
       await writeFile(configPath, JSON.stringify(config));
       const child = spawn(process.execPath, [...nodeArgs, BIN, '-c', configPath, 'start'], {
@@ -141,39 +157,52 @@ export async function startBenchNodes(
         env: { PATH: process.env.PATH, HOME: dir },
         stdio: ['ignore', 'ignore', 'pipe'],
       });
-      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      let exited = false;
+      const exit = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      void exit.then(() => (exited = true));
+      // The last lines the node wrote, shown if it does not start.
       const tail: string[] = [];
-      let apiUrl = '';
-      await new Promise<void>((resolve, reject) => {
-        createInterface({ input: child.stderr! }).on('line', (line) => {
-          onLine(i, line);
-          tail.push(line);
-          if (tail.length > 50) tail.shift();
-          const msg = logMessage(line);
-          apiUrl ||= /^Listening to client connections on: (\S+)$/.exec(msg)?.[1] ?? '';
-          if (msg.startsWith('Starting BigchainDB main process')) resolve();
-        });
-        void exited.then(() => reject(new Error(`node ${i} exited:\n${tail.join('\n')}`)));
+      createInterface({ input: child.stderr! }).on('line', (line) => {
+        tail.push(line);
+        if (tail.length > 50) tail.shift();
       });
+      const url = `http://127.0.0.1:${port}`;
+      const deadline = performance.now() + START_TIMEOUT_MS;
+      for (;;) {
+        if (exited) throw new Error(`node ${i} exited:\n${tail.join('\n')}`);
+        if (performance.now() > deadline) throw new Error(`node ${i} did not answer:\n${tail.join('\n')}`);
+        const answered = await fetch(`${url}/api/v1`).then(
+          (response) => response.ok,
+          () => false,
+        );
+        if (answered) break;
+        await delay(READY_POLL_MS);
+      }
       return {
         keyPair,
         child,
-        apiUrl,
+        url,
+        apiUrl: `${url}/api/v1`,
         async stop() {
           child.kill('SIGTERM');
-          await exited;
+          await exit;
         },
       };
     }),
   );
 }
 
-/** The message of a node's JSON log line ('' for any other line). */
-export function logMessage(line: string): string {
-  try {
-    const record = JSON.parse(line) as { msg?: unknown };
-    return typeof record.msg === 'string' ? record.msg : '';
-  } catch {
-    return '';
+/**
+ * The value of a counter or gauge in Prometheus text (`GET /metrics`), the sample whose labels include
+ * `labels`; 0 when there is none.
+ */
+export function metricValue(text: string, name: string, labels: Record<string, string> = {}): number {
+  const wanted = Object.entries(labels).map(([label, value]) => `${label}="${value}"`);
+  for (const line of text.split('\n')) {
+    const match = /^(\w+)(?:\{([^}]*)\})? (\S+)$/.exec(line);
+    if (match?.[1] !== name) continue;
+    const present = (match[2] ?? '').split(',');
+    if (wanted.every((pair) => present.includes(pair))) return Number(match[3]);
   }
+  return 0;
 }

@@ -13,11 +13,12 @@
  *      `--load-seconds` each.
  * CPU time and peak memory are reported for every process (the node processes and this client).
  *
- * When is a transaction valid? The nodes log `Write new block <id> with <n> transactions` and `Block <id> is
- * valid`: the decided count is the sum over valid blocks. For latencies, on every block decided valid the
- * client asks `GET /transactions/{id}/status` for the sampled transactions still pending (oldest first, and
- * stopping after 64 in a row are not valid yet); a transaction found valid is timed at the latest decision
- * seen before the answer.
+ * When is a transaction valid? Every 20 ms the client reads each node's `GET /metrics`: the decided count is
+ * the sum over the nodes of `bigchaindb_block_transactions_decided_total{result="valid"}` (each block is
+ * counted by the one node that recorded its election). For latencies, whenever that count grows the client
+ * asks `GET /transactions/{id}/status` for the sampled transactions still pending (oldest first, and
+ * stopping after 64 in a row are not valid yet), reading the metrics again before each group of questions;
+ * a transaction found valid is timed at the latest growth seen before the answer.
  *
  *   npm run bench -- [--scenarios embedded-1,postgresql-1,postgresql-3] [--count 20000] [--concurrency 256]
  *                    [--sample 0.1] [--chains 500] [--hops 4] [--levels 25,50,75] [--load-seconds 10]
@@ -34,7 +35,7 @@ import { parseArgs } from 'node:util';
 import { generateKeyPair, type KeyPair } from '../src/protocol/crypto.ts';
 import { createAndSignTx, lookupInTransactions, type Transaction } from '../src/protocol/transaction.ts';
 import {
-  logMessage,
+  metricValue,
   percentile,
   startBenchPostgres,
   postmasterPid,
@@ -51,6 +52,7 @@ const CLIENT_KEYS = 100;
 const STATUS_CHECKS_IN_PARALLEL = 32;
 /** Sampled transactions in a row found not yet valid after which a status sweep stops. */
 const SWEEP_STOP_AFTER = 64;
+const METRICS_POLL_MS = 20;
 const PHASE_TIMEOUT_MS = 10 * 60_000;
 const OPEN_LOOP_TICK_MS = 10;
 const MAX_IN_FLIGHT = 2_000;
@@ -187,44 +189,66 @@ interface Pending {
 }
 
 /**
- * Follows the nodes' logs: block sizes, blocks decided valid. On every decision it sweeps the pending
- * sampled transactions with status requests and times the valid ones at that decision.
+ * Follows the nodes' metrics: transactions in blocks decided valid. Whenever the count grows it sweeps the
+ * pending sampled transactions with status requests and times the valid ones at the latest growth seen.
  */
 class Decisions {
   /** transactions in blocks decided valid so far */
   decided = 0;
   lastDecisionAt = 0;
-  private readonly sizes = new Map<string, number>();
-  private readonly validWithoutSize = new Set<string>();
-  private readonly counted = new Set<string>();
   private pending: Pending[] = [];
   readonly latencies: number[] = [];
   private sweeping = false;
   private sweepAgain = false;
   private readonly waiters: { count: number; resolve: () => void }[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private polling: Promise<void> | undefined;
 
   /** asks the statuses; set once the nodes run */
   client: HttpClient | undefined;
 
-  onLine(line: string): void {
-    const msg = logMessage(line);
-    const written = /^Write new block (\w+) with (\d+) transactions/.exec(msg);
-    if (written) {
-      this.sizes.set(written[1]!, Number(written[2]));
-      if (this.validWithoutSize.delete(written[1]!)) this.count(written[1]!);
-      return;
-    }
-    const valid = /^Block (\w+) is valid/.exec(msg);
-    if (valid) {
-      if (this.sizes.has(valid[1]!)) this.count(valid[1]!);
-      else this.validWithoutSize.add(valid[1]!);
-    }
+  /** Reads the metrics of `nodes` every 20 ms until `stop`. */
+  follow(nodes: readonly BenchNode[]): void {
+    this.nodes = nodes;
+    const tick = () => {
+      void this.poll().finally(() => {
+        if (this.nodes.length > 0) this.timer = setTimeout(tick, METRICS_POLL_MS);
+      });
+    };
+    tick();
   }
 
-  private count(block: string): void {
-    if (this.counted.has(block)) return;
-    this.counted.add(block);
-    this.decided += this.sizes.get(block) ?? 0;
+  stop(): void {
+    this.nodes = [];
+    clearTimeout(this.timer);
+  }
+
+  private nodes: readonly BenchNode[] = [];
+
+  /** One reading of every node's metrics (a reading under way is shared). */
+  private poll(): Promise<void> {
+    this.polling ??= (async () => {
+      try {
+        const texts = await Promise.all(
+          this.nodes.map((node) => fetch(`${node.url}/metrics`).then((response) => response.text())),
+        );
+        const decided = texts.reduce(
+          (sum, text) =>
+            sum + metricValue(text, 'bigchaindb_block_transactions_decided_total', { result: 'valid' }),
+          0,
+        );
+        if (decided > this.decided) this.grew(decided);
+      } catch {
+        // A node stopping; the next reading tells.
+      } finally {
+        this.polling = undefined;
+      }
+    })();
+    return this.polling;
+  }
+
+  private grew(decided: number): void {
+    this.decided = decided;
     this.lastDecisionAt = performance.now();
     for (const waiter of this.waiters.filter((w) => this.decided >= w.count)) {
       this.waiters.splice(this.waiters.indexOf(waiter), 1);
@@ -276,9 +300,10 @@ class Decisions {
       const found = new Map<Pending, number>();
       for (let i = 0; i < round.length && notValidInARow < SWEEP_STOP_AFTER; i += STATUS_CHECKS_IN_PARALLEL) {
         const chunk = round.slice(i, i + STATUS_CHECKS_IN_PARALLEL);
-        const statuses = await Promise.all(chunk.map((entry) => this.client!.status(entry.id)));
-        // Valid now, so valid since the latest decision seen (its log line comes before this answer).
+        // Read right before the questions: a transaction valid in the answers was decided by then or soon after.
+        await this.poll();
         const validSince = this.lastDecisionAt;
+        const statuses = await Promise.all(chunk.map((entry) => this.client!.status(entry.id)));
         for (const [j, entry] of chunk.entries()) {
           if (statuses[j] === 'valid') {
             found.set(entry, Math.max(validSince, entry.postedAt));
@@ -318,13 +343,8 @@ interface Federation {
   close(): Promise<void>;
 }
 
-async function startFederation(
-  name: ScenarioName,
-  decisions: Decisions,
-  options: Options,
-): Promise<Federation> {
+async function startFederation(name: ScenarioName, options: Options): Promise<Federation> {
   const dir = await mkdtemp(join(tmpdir(), 'bench-http-'));
-  const onLine = (_node: number, line: string) => decisions.onLine(line);
   const nodeArgs =
     options.profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`];
   if (name === 'embedded-1') {
@@ -332,7 +352,6 @@ async function startFederation(
       [generateKeyPair()],
       dir,
       { database: { backend: 'embedded', path: join(dir, 'data') } },
-      onLine,
       nodeArgs,
     );
     return {
@@ -347,9 +366,8 @@ async function startFederation(
   const count = name === 'postgresql-3' ? 3 : 1;
   const { server, database } = await startBenchPostgres();
   const keys = Array.from({ length: count }, generateKeyPair);
-  const workers =
-    options.apiWorkers === 0 ? {} : { server: { bind: '127.0.0.1:0', workers: options.apiWorkers } };
-  const nodes = await startBenchNodes(keys, dir, { database, ...workers }, onLine, nodeArgs);
+  const workers = options.apiWorkers === 0 ? {} : { server: { workers: options.apiWorkers } };
+  const nodes = await startBenchNodes(keys, dir, { database, ...workers }, nodeArgs);
   return {
     nodes,
     postgresPid: postmasterPid(server.dataDir),
@@ -651,7 +669,8 @@ async function runScenario(name: ScenarioName, options: Options): Promise<Scenar
   );
 
   const decisions = new Decisions();
-  const federation = await startFederation(name, decisions, options);
+  const federation = await startFederation(name, options);
+  decisions.follow(federation.nodes);
   const client = new HttpClient(federation.nodes[0]!.apiUrl, options.concurrency + STATUS_CHECKS_IN_PARALLEL);
   decisions.client = client;
   try {
@@ -716,6 +735,7 @@ async function runScenario(name: ScenarioName, options: Options): Promise<Scenar
       peakRssMiB: { nodes: peak, client: round(process.resourceUsage().maxRSS / 1024) },
     };
   } finally {
+    decisions.stop();
     client.close();
     await federation.close();
   }

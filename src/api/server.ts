@@ -16,6 +16,7 @@ import { isDatabaseUnavailable } from '../storage/errors.ts';
 import type { Admission, Admitted } from './admission.ts';
 import { RequestSummary } from './request-summary.ts';
 import { describeError, silentLogger, type Logger } from '../node/log.ts';
+import { METRICS_CONTENT_TYPE } from '../node/metrics.ts';
 
 export const API_PREFIX = '/api/v1';
 const OPENAPI_PATH = `${API_PREFIX}/openapi.json`;
@@ -36,6 +37,8 @@ export interface ApiOptions {
   log?: Logger;
   /** how often the INFO summary of requests is logged (each request is a DEBUG line); default 60 s */
   summaryIntervalMs?: number;
+  /** the node's metrics as Prometheus text, for `GET /metrics` (absent: no such route) */
+  metrics?: () => Promise<string>;
 }
 
 /** An HTTP error answered as `{status, message}`. */
@@ -56,7 +59,9 @@ interface Request {
 
 interface Reply {
   status: number;
+  /** sent as JSON, or as it is when `contentType` is set (a string then) */
   body: unknown;
+  contentType?: string;
 }
 
 interface Route {
@@ -65,7 +70,7 @@ interface Route {
   path: string;
   summary: string;
   requestSchema?: object;
-  responses: Record<number, { description: string; schema?: object }>;
+  responses: Record<number, { description: string; schema?: object; contentType?: string }>;
   handle(request: Request): Promise<Reply>;
 }
 
@@ -155,7 +160,7 @@ function routes(options: ApiOptions): Route[] {
         body: {
           ...info(),
           openapi: OPENAPI_PATH,
-          routes: routes(options).map(({ method, path, summary }) => ({ method, path, summary })),
+          routes: operations(openApiDocument(routes(options), options.info.version)),
         },
       }),
     },
@@ -237,12 +242,41 @@ function routes(options: ApiOptions): Route[] {
         return { status: 200, body: { status } };
       },
     },
+    ...(options.metrics === undefined ? [] : [metricsRoute(options.metrics)]),
   ];
 }
 
+function metricsRoute(metrics: () => Promise<string>): Route {
+  return {
+    method: 'GET',
+    path: '/metrics',
+    summary:
+      "The node's metrics in the Prometheus text format, summed over its processes (docs/monitoring.md)",
+    responses: { 200: { description: 'the metrics', contentType: METRICS_CONTENT_TYPE } },
+    handle: async () => ({ status: 200, body: await metrics(), contentType: METRICS_CONTENT_TYPE }),
+  };
+}
+
+/** Every operation of an OpenAPI document, in its order: what the index lists. */
+function operations(document: OpenApiDocument): { method: string; path: string; summary: string }[] {
+  return Object.entries(document.paths).flatMap(([path, byMethod]) =>
+    Object.entries(byMethod).map(([method, { summary }]) => ({
+      method: method.toUpperCase(),
+      path,
+      summary,
+    })),
+  );
+}
+
+interface OpenApiDocument {
+  openapi: string;
+  info: object;
+  paths: Record<string, Record<string, { summary: string; [detail: string]: unknown }>>;
+}
+
 /** OpenAPI 3.0 from the route table: the schemas that validate requests are the ones documented. */
-function openApiDocument(table: readonly Route[], version: string): object {
-  const paths: Record<string, Record<string, object>> = {};
+function openApiDocument(table: readonly Route[], version: string): OpenApiDocument {
+  const paths: OpenApiDocument['paths'] = {};
   for (const route of table) {
     const parameters = [...route.path.matchAll(/\{(\w+)\}/g)].map((match) => ({
       name: match[1],
@@ -255,11 +289,15 @@ function openApiDocument(table: readonly Route[], version: string): object {
         code,
         {
           description: response.description,
-          ...(response.schema ? { content: { 'application/json': { schema: response.schema } } } : {}),
+          ...(response.contentType
+            ? { content: { [response.contentType]: {} } }
+            : response.schema
+              ? { content: { 'application/json': { schema: response.schema } } }
+              : {}),
         },
       ]),
     );
-    (paths[route.path] ??= {})[route.method.toLowerCase()] = {
+    const operation = {
       summary: route.summary,
       ...(parameters.length > 0 ? { parameters } : {}),
       ...(route.requestSchema
@@ -269,6 +307,20 @@ function openApiDocument(table: readonly Route[], version: string): object {
         : {}),
       responses,
     };
+    const path = (paths[route.path] ??= {});
+    path[route.method.toLowerCase()] = operation;
+    // HEAD answers every GET route: its headers, no body.
+    if (route.method === 'GET')
+      path.head = {
+        summary: `As GET, without the body: ${route.summary}`,
+        ...(parameters.length > 0 ? { parameters } : {}),
+        responses: Object.fromEntries(
+          Object.entries(route.responses).map(([code, response]) => [
+            code,
+            { description: response.description },
+          ]),
+        ),
+      };
   }
   return { openapi: '3.0.3', info: { title: 'BigchainDB HTTP API', version }, paths };
 }
@@ -328,11 +380,20 @@ async function readBody(request: IncomingMessage, limit: number): Promise<unknow
   }
 }
 
-/** node:http writes no body in answer to a HEAD request: the headers, content-length included, are the GET's. */
-function send(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
-  const text = `${JSON.stringify(body)}\n`;
+/**
+ * `body` as JSON, or as it is with `contentType`. node:http writes no body in answer to a HEAD request: the
+ * headers, content-length included, are the GET's.
+ */
+function send(
+  response: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+  contentType?: string,
+) {
+  const text = contentType === undefined ? `${JSON.stringify(body)}\n` : String(body);
   response.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
+    'content-type': contentType ?? 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(text),
     'access-control-allow-origin': '*', // CORS: browsers on any origin may call the API (bigchaindb/driver)
     ...headers,
@@ -414,7 +475,7 @@ export function createApiServer(options: ApiOptions): Server {
       response.end();
       return;
     }
-    const answer = async (): Promise<{ status: number; body: unknown; headers?: Record<string, string> }> => {
+    const answer = async (): Promise<Reply & { headers?: Record<string, string> }> => {
       if (matching.length === 0) throw new HttpError(404, 'Not found');
       const match = matching.find((entry) => entry.route.method === method);
       if (match === undefined) {
@@ -428,7 +489,7 @@ export function createApiServer(options: ApiOptions): Server {
       return match.route.handle({ params, body: () => readBody(request, limit) });
     };
     answer()
-      .catch((error: unknown) => {
+      .catch((error: unknown): Reply & { headers?: Record<string, string> } => {
         if (error instanceof HttpError)
           return {
             status: error.status,
@@ -451,7 +512,7 @@ export function createApiServer(options: ApiOptions): Server {
         );
         return { status: 500, body: { status: 500, message: 'Internal Server Error' } };
       })
-      .then(({ status, body, headers }) => {
+      .then(({ status, body, headers, contentType }) => {
         const ms = Math.round(performance.now() - started);
         if (!request.socket.writable) {
           // The client went away, or sent a body node:http could not parse (the clientError handler answered).
@@ -465,7 +526,7 @@ export function createApiServer(options: ApiOptions): Server {
         }
         // A body not read (an early error) must not hold the connection: close it after the answer.
         const extra: Record<string, string> = request.complete ? {} : { connection: 'close' };
-        send(response, status, body, { ...headers, ...extra });
+        send(response, status, body, { ...headers, ...extra }, contentType);
         summary.record(status, ms);
         log.debug(`${request.method} ${path} ${status} ${ms} ms`, { remote });
       })

@@ -8,6 +8,7 @@ import { Bigchain } from '../node/bigchain.ts';
 import { VerifyPool } from '../node/verify-pool.ts';
 import { Admission } from './admission.ts';
 import { describeError, streamLogger } from '../node/log.ts';
+import { NodeMetrics } from '../node/metrics.ts';
 import { createApiServer, listen } from './server.ts';
 import type { FromWorker, ToWorker } from './workers.ts';
 
@@ -18,6 +19,29 @@ function send(message: FromWorker): void {
 // Ctrl-C reaches the whole process group: the `start` process decides when workers stop.
 process.on('SIGINT', () => {});
 process.on('SIGTERM', () => {});
+
+/** This process's own metrics; a scrape sums them with the node's others in the `start` process. */
+const metrics = new NodeMetrics({ processMetrics: true });
+let nextScrape = 0;
+const scrapes = new Map<number, (text: string) => void>();
+
+/** The node's metrics, summed by the `start` process over all its processes. */
+function nodeMetrics(): Promise<string> {
+  return new Promise((resolve) => {
+    const id = nextScrape++;
+    scrapes.set(id, resolve);
+    send({ type: 'metrics', id });
+  });
+}
+
+process.on('message', (message: ToWorker) => {
+  if (message.type === 'snapshot')
+    void metrics.snapshot().then((snapshot) => send({ type: 'snapshot', id: message.id, metrics: snapshot }));
+  else if (message.type === 'metrics') {
+    scrapes.get(message.id)?.(message.text);
+    scrapes.delete(message.id);
+  }
+});
 
 process.once('message', (message: ToWorker) => {
   if (message.type !== 'configure') return;
@@ -31,6 +55,7 @@ process.once('message', (message: ToWorker) => {
       bigchain,
       admission: new Admission(bigchain, pool, undefined, { maxClockSkew: config.max_clock_skew }),
       info: { version, apiEndpoint: config.api_endpoint },
+      metrics: nodeMetrics,
       log: streamLogger(process.stderr, { level: config.log.level }).child(
         `http:${cluster.worker?.id ?? process.pid}`,
       ),

@@ -7,17 +7,27 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { NodeConfig } from '../config/config.ts';
 import type { Logger } from '../node/log.ts';
+import { renderMetrics, type MetricsSnapshot, type NodeMetrics } from '../node/metrics.ts';
 
-export type ToWorker = { type: 'configure'; config: NodeConfig; version: string } | { type: 'stop' };
+export type ToWorker =
+  | { type: 'configure'; config: NodeConfig; version: string }
+  | { type: 'stop' }
+  // A scrape, in both directions: asked for a worker's own metrics; the node's summed, answered.
+  | { type: 'snapshot'; id: number }
+  | { type: 'metrics'; id: number; text: string };
 export type FromWorker =
   | { type: 'ready' } // its message listener is in place (messages sent before would be lost)
   | { type: 'listening'; url: string }
-  | { type: 'failed'; reason: string };
+  | { type: 'failed'; reason: string }
+  | { type: 'snapshot'; id: number; metrics: MetricsSnapshot }
+  | { type: 'metrics'; id: number }; // a scrape reached this worker
 
 const WORKER_ENTRY = new URL('../../bin/api-worker.js', import.meta.url).pathname;
 const RESTART_MIN_MS = 500;
 const RESTART_MAX_MS = 30_000;
 const STOP_TIMEOUT_MS = 10_000;
+/** how long a scrape waits for a worker's metrics before it answers without them */
+const SNAPSHOT_TIMEOUT_MS = 2_000;
 
 export interface ApiWorkers {
   /** where the API listens, e.g. http://127.0.0.1:9984 */
@@ -35,11 +45,37 @@ export async function startApiWorkers(
   version: string,
   count: number,
   log: Logger,
+  /** the `start` process's metrics, summed with the workers' own in every scrape */
+  metrics: NodeMetrics,
 ): Promise<ApiWorkers> {
   cluster.setupPrimary({ exec: WORKER_ENTRY, args: [] });
   const workers = new Set<Worker>();
   let stopping = false;
   let restartDelay = RESTART_MIN_MS;
+  let nextSnapshot = 0;
+  const snapshotsAwaited = new Map<number, (metrics: MetricsSnapshot) => void>();
+
+  /** A worker's own metrics; none from one that does not answer in time (it is dying, say). */
+  const snapshotOf = (worker: Worker): Promise<MetricsSnapshot> =>
+    new Promise((resolve) => {
+      const id = nextSnapshot++;
+      const timer = setTimeout(() => {
+        snapshotsAwaited.delete(id);
+        resolve([]);
+      }, SNAPSHOT_TIMEOUT_MS);
+      snapshotsAwaited.set(id, (snapshot) => {
+        clearTimeout(timer);
+        snapshotsAwaited.delete(id);
+        resolve(snapshot);
+      });
+      if (worker.isConnected()) worker.send({ type: 'snapshot', id } satisfies ToWorker);
+    });
+
+  const scrape = async (worker: Worker, id: number) => {
+    const snapshots = await Promise.all([metrics.snapshot(), ...[...workers].map(snapshotOf)]);
+    const text = await renderMetrics(snapshots);
+    if (worker.isConnected()) worker.send({ type: 'metrics', id, text } satisfies ToWorker);
+  };
 
   const fork = (replacement: boolean): Promise<string> =>
     new Promise((resolve, reject) => {
@@ -52,7 +88,12 @@ export async function startApiWorkers(
           listening = true;
           restartDelay = RESTART_MIN_MS;
           resolve(message.url);
-        } else reject(new Error(`an HTTP API worker could not start: ${message.reason}`));
+        } else if (message.type === 'snapshot') snapshotsAwaited.get(message.id)?.(message.metrics);
+        else if (message.type === 'metrics')
+          scrape(worker, message.id).catch((error: unknown) =>
+            log.warn(`could not gather the metrics of the HTTP API workers: ${String(error)}`),
+          );
+        else reject(new Error(`an HTTP API worker could not start: ${message.reason}`));
       });
       worker.once('exit', (code, signal) => {
         workers.delete(worker);

@@ -61,6 +61,11 @@ export async function commandConfig(
     warn(
       `${loaded.path} has settings this node does not know, ignored: ${loaded.unknownSettings.join(', ')}`,
     );
+  if (loaded.unknownEnvironment.length > 0)
+    warn(
+      `environment variables that name no setting, ignored: ${loaded.unknownEnvironment.join(', ')} ` +
+        '(`bigchaindb show-config` lists the settings; BIGCHAINDB_<SECTION>_<KEY> sets one)',
+    );
   return loaded;
 }
 

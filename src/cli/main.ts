@@ -8,6 +8,7 @@ import { API_PREFIX, createApiServer, listen } from '../api/server.ts';
 import { startApiWorkers } from '../api/workers.ts';
 import { Bigchain } from '../node/bigchain.ts';
 import { streamLogger, type Logger } from '../node/log.ts';
+import { NodeMetrics, renderMetrics } from '../node/metrics.ts';
 import { BigchainNode, nodeOptions } from '../node/node.ts';
 import { generateKeyPair } from '../protocol/crypto.ts';
 import { startLocalPostgres } from '../storage/local-postgres.ts';
@@ -189,7 +190,7 @@ async function serveApi(
   const workers = apiWorkerCount(cfg, log);
   try {
     if (workers > 0) {
-      const api = await startApiWorkers(cfg, version, workers, log);
+      const api = await startApiWorkers(cfg, version, workers, log, node.metrics);
       log.info(`HTTP API served by ${workers} worker process${workers === 1 ? '' : 'es'} (server.workers)`);
       return api;
     }
@@ -198,6 +199,7 @@ async function serveApi(
       bigchain,
       admission: new Admission(bigchain, node.pool, node.verified, { maxClockSkew: cfg.max_clock_skew }),
       info: { version, apiEndpoint: cfg.api_endpoint },
+      metrics: async () => renderMetrics([await node.metrics.snapshot()]),
       log: log.child('http'),
     });
     const url = await listen(api, cfg.server.bind);
@@ -229,7 +231,10 @@ async function runNode(
     // A chain this node does not belong to (another keypair or keyring) is refused before anything runs.
     const hadChain = await bigchain.storage.isInitialized();
     if (hadChain) await refuseForeignChain(bigchain, context, cfg, 'start', warn);
-    node = await BigchainNode.start(bigchain, nodeOptions(cfg, log));
+    node = await BigchainNode.start(bigchain, {
+      ...nodeOptions(cfg, log),
+      metrics: new NodeMetrics({ processMetrics: true }),
+    });
     if (!hadChain) {
       // Nodes of a federation starting together race to write the genesis block: another may have won.
       try {

@@ -150,7 +150,12 @@ export interface LoadedConfig {
    * value: kept in `config`, but nothing reads them.
    */
   unknownSettings: string[];
+  /** BIGCHAINDB_* environment variables that name no setting (typos such as BIGCHAINDB_DATABSE_HOST) */
+  unknownEnvironment: string[];
 }
+
+/** BIGCHAINDB_* variables read other than as a setting. */
+const ENVIRONMENT_NOT_SETTINGS = new Set(['BIGCHAINDB_CONFIG_PATH']);
 
 /** Whether the configuration file was named by the operator (`-c PATH` or BIGCHAINDB_CONFIG_PATH). */
 export function configFileNamed(path: string | undefined, env: NodeJS.ProcessEnv = process.env): boolean {
@@ -191,11 +196,16 @@ export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfi
     merge(config, fromFile, [], `\`${path}\``, unknownSettings);
   }
   applyEnvironment(config, env, []);
+  const settingNames = new Set(leafPaths(defaultConfig() as unknown as Json, []).map(environmentName));
   return {
     config: config as unknown as NodeConfig,
     path,
     fileFound: fromFile !== undefined,
     unknownSettings,
+    unknownEnvironment: Object.keys(env)
+      .filter((name) => name.startsWith('BIGCHAINDB_'))
+      .filter((name) => !settingNames.has(name) && !ENVIRONMENT_NOT_SETTINGS.has(name))
+      .sort(),
   };
 }
 
@@ -259,10 +269,15 @@ function applyEnvironment(config: Record<string, Json>, env: NodeJS.ProcessEnv, 
       applyEnvironment(current, env, keyPath);
       continue;
     }
-    const name = `BIGCHAINDB_${keyPath.join('_').toUpperCase()}`;
+    const name = environmentName(keyPath.join('.'));
     const raw = env[name];
     if (raw !== undefined) config[key] = checked(keyPath.join('.'), fromText(raw, current), current, name);
   }
+}
+
+/** `database.port` → `BIGCHAINDB_DATABASE_PORT` */
+function environmentName(setting: string): string {
+  return `BIGCHAINDB_${setting.replaceAll('.', '_').toUpperCase()}`;
 }
 
 /** Text from the environment as the setting's type: lists split on ':', numbers parsed. */

@@ -8,6 +8,7 @@ import type { Bigchain } from './bigchain.ts';
 import type { BoundedSet } from './bounded-set.ts';
 import { selectTransactions, type Selection } from './block-builder.ts';
 import { describeError, type Logger } from './log.ts';
+import type { NodeMetrics } from './metrics.ts';
 import type { SetAside } from './set-aside.ts';
 import type { Stage } from './supervisor.ts';
 import type { VerifiedSignatures } from './verified-signatures.ts';
@@ -54,8 +55,6 @@ export class BlockPipeline implements Stage {
   private feed: Changefeed<BacklogEntry> | undefined;
   private stopping = false;
   private readerFailure: unknown;
-  /** blocks written by this instance (for tests and the benchmark) */
-  blocksWritten = 0;
 
   constructor(
     private readonly bigchain: Bigchain,
@@ -67,6 +66,7 @@ export class BlockPipeline implements Stage {
     private readonly options: BlockPipelineOptions,
     /** backlog transactions this stage could not validate, retried when due (kept by the node) */
     private readonly setAside: SetAside,
+    private readonly metrics: NodeMetrics,
   ) {}
 
   async run(): Promise<void> {
@@ -273,7 +273,7 @@ export class BlockPipeline implements Stage {
         this.putBack(batch);
         return false;
       }
-      this.blocksWritten++;
+      this.metrics.blockWritten(selection.accepted.length);
       this.log.info(`Write new block ${block.id} with ${selection.accepted.length} transactions`, {
         signMs: Math.round(created - started),
         writeMs: Math.round(performance.now() - created),

@@ -5,6 +5,7 @@ import type { Changefeed } from '../storage/changefeed.ts';
 import type { StoredVote } from '../storage/storage.ts';
 import type { Bigchain } from './bigchain.ts';
 import { describeError, type Logger } from './log.ts';
+import type { NodeMetrics } from './metrics.ts';
 import type { SetAside } from './set-aside.ts';
 import type { Stage } from './supervisor.ts';
 
@@ -25,14 +26,13 @@ export class ElectionPipeline implements Stage {
   private stopping = false;
   /** signature verdicts by vote text: a vote is checked once however often its block is recounted */
   private readonly verdicts = new Map<string, boolean>();
-  /** decisions this instance recorded (for tests and the benchmark) */
-  decided = 0;
 
   constructor(
     private readonly bigchain: Bigchain,
     private readonly log: Logger,
     /** blocks this stage could not count, retried when due (kept by the node across restarts) */
     private readonly setAside: SetAside,
+    private readonly metrics: NodeMetrics,
   ) {}
 
   async run(): Promise<void> {
@@ -98,7 +98,7 @@ export class ElectionPipeline implements Stage {
       this.verifier(cast),
     );
     if (status === BLOCK_VALID && (await storage.markBlockValid(id))) {
-      this.decided++;
+      this.metrics.blockDecided('valid', await storage.blockTransactionCount(id));
       this.log.info(`Block ${id} is valid`);
     } else if (status === BLOCK_INVALID) {
       const others = this.bigchain.nodesExceptMe;
@@ -107,7 +107,7 @@ export class ElectionPipeline implements Stage {
         others.length > 0 ? others : [this.bigchain.me],
       );
       if (decided) {
-        this.decided++;
+        this.metrics.blockDecided('invalid', await storage.blockTransactionCount(id));
         this.log.info(`Rewriting ${requeued.length} transactions from invalid block ${id}`);
       }
     }

@@ -5,6 +5,7 @@ import { BlockPipeline } from './block-pipeline.ts';
 import { BoundedSet } from './bounded-set.ts';
 import { ElectionPipeline } from './election-pipeline.ts';
 import { silentLogger, type Logger } from './log.ts';
+import { NodeMetrics } from './metrics.ts';
 import { StalePipeline } from './stale-pipeline.ts';
 import { SetAside, type SetAsideItem, type SetAsideOptions } from './set-aside.ts';
 import { Supervisor, type StageHealth } from './supervisor.ts';
@@ -23,6 +24,8 @@ export interface NodeOptions {
   verifyWorkers?: number;
   /** when a block or transaction a stage cannot process is reported and retried */
   setAside?: SetAsideOptions;
+  /** where the pipelines count what they do (default: a registry of the node's own) */
+  metrics?: NodeMetrics;
   log?: Logger;
 }
 
@@ -59,6 +62,8 @@ export class BigchainNode {
     readonly pool: VerifyPool,
     /** signatures already found good, shared with the HTTP API in the same process */
     readonly verified: VerifiedSignatures,
+    /** what the pipelines count (GET /metrics) */
+    readonly metrics: NodeMetrics,
     private readonly supervisor: Supervisor,
     private readonly setAside: readonly SetAside[],
   ) {}
@@ -82,6 +87,7 @@ export class BigchainNode {
     const verified = new VerifiedSignatures();
     const builtBlocks = new BoundedSet<string>(BUILT_BLOCKS_REMEMBERED);
     const supervisor = new Supervisor(log);
+    const metrics = options.metrics ?? new NodeMetrics();
     const blockOptions = {
       blockSize: options.blockSize ?? DEFAULT_BLOCK_SIZE,
       timeoutMs: options.blockTimeoutMs ?? 1_000,
@@ -102,6 +108,7 @@ export class BigchainNode {
           log.child('block'),
           blockOptions,
           setAside.block,
+          metrics,
         ),
     );
     supervisor.start(
@@ -110,13 +117,13 @@ export class BigchainNode {
     );
     supervisor.start(
       'election',
-      () => new ElectionPipeline(bigchain, log.child('election'), setAside.election),
+      () => new ElectionPipeline(bigchain, log.child('election'), setAside.election, metrics),
     );
     supervisor.start(
       'stale',
       () => new StalePipeline(bigchain, log.child('stale'), options.reassignDelayMs ?? 30_000),
     );
-    return new BigchainNode(bigchain, pool, verified, supervisor, Object.values(setAside));
+    return new BigchainNode(bigchain, pool, verified, metrics, supervisor, Object.values(setAside));
   }
 
   /** Transactions whose signatures the worker pool has checked. */

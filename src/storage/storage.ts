@@ -425,6 +425,15 @@ export class Storage {
     return new Map(rows.map((row) => [row.id, row.status]));
   }
 
+  /** How many transactions a stored block holds (0 for no such block). */
+  async blockTransactionCount(id: string): Promise<number> {
+    const rows = await this.run<{ count: number }>(
+      'SELECT count(*)::int AS count FROM transactions WHERE block_id = $1',
+      [id],
+    );
+    return rows[0]?.count ?? 0;
+  }
+
   /** Records an election that decided valid; false if the block was already decided. */
   async markBlockValid(id: string): Promise<boolean> {
     const rows = await this.run(

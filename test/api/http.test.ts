@@ -161,7 +161,12 @@ describe('the HTTP API of a running node', () => {
       '/api/v1/transactions',
       '/api/v1/transactions/{tx_id}',
       '/api/v1/transactions/{tx_id}/status',
+      '/metrics',
     ]);
+    const paths = openapi.body.paths as Record<string, Record<string, unknown>>;
+    for (const [path, operations] of Object.entries(paths))
+      if ('get' in operations) assert.ok('head' in operations, `HEAD ${path} is documented`);
+    assert.ok(!('head' in paths['/api/v1/transactions']!), 'no HEAD where there is no GET');
   });
 
   test('unknown routes, wrong methods, bad bodies: JSON errors with the reason', async () => {
@@ -215,7 +220,7 @@ describe('the HTTP API of a running node', () => {
     for (const { method, path } of listed.filter(
       (route) => route.method === 'GET' && !route.path.includes('{'),
     ))
-      assert.equal((await call(method, path)).status, 200, path);
+      assert.equal((await fetch(`${base}${path}`, { method })).status, 200, path);
   });
 
   test('HEAD answers every GET route as GET does (status, headers, content-length) without the body', async () => {
@@ -254,6 +259,55 @@ describe('the HTTP API of a running node', () => {
     );
     assert.equal(postOnly.status, 405, 'no GET there, so no HEAD');
     assert.equal(postOnly.headers.allow, 'POST');
+  });
+
+  test('GET /metrics: Prometheus text with the counters of blocks written and decided, and process metrics', async () => {
+    const metrics = async () => {
+      const response = await fetch(`${base}/metrics`);
+      assert.equal(response.status, 200);
+      assert.equal(response.headers.get('content-type'), 'text/plain; version=0.0.4; charset=utf-8');
+      return response.text();
+    };
+    const sample = (text: string, name: string) => {
+      const line = text.split('\n').find((candidate) => candidate.startsWith(`${name} `));
+      assert.ok(line, `${name} in\n${text}`);
+      return Number(line.slice(name.length + 1));
+    };
+    const validTransactions = 'bigchaindb_block_transactions_decided_total{result="valid"}';
+    const before = await metrics();
+    assert.match(before, /^# TYPE bigchaindb_blocks_decided_total counter$/m);
+    assert.match(before, /^# HELP bigchaindb_blocks_written_total blocks this node created and wrote$/m);
+    assert.match(before, /^process_cpu_seconds_total \d/m, 'process metrics');
+    assert.match(before, /^nodejs_eventloop_lag_seconds \d/m);
+    const alice = generateKeyPair();
+    const ids: string[] = [];
+    for (let n = 0; n < 3; n++) {
+      const created = await post(
+        createAndSignTx(alice.privateKey, alice.publicKey, alice.publicKey, null, 'CREATE', {
+          payload: { metrics: n },
+        }),
+      );
+      ids.push(String(created.body.id));
+    }
+    for (const id of ids) await untilValid(id);
+    // The count follows the decision: a moment after the status reads valid.
+    await waitFor('the decisions counted', async () => {
+      const after = await metrics();
+      return sample(after, validTransactions) >= sample(before, validTransactions) + 3;
+    });
+    const after = await metrics();
+    assert.ok(
+      sample(after, 'bigchaindb_blocks_written_total') > sample(before, 'bigchaindb_blocks_written_total'),
+    );
+    assert.ok(
+      sample(after, 'bigchaindb_block_transactions_written_total') >=
+        sample(before, 'bigchaindb_block_transactions_written_total') + 3,
+    );
+    assert.ok(
+      sample(after, 'bigchaindb_blocks_decided_total{result="valid"}') >
+        sample(before, 'bigchaindb_blocks_decided_total{result="valid"}'),
+    );
+    assert.equal(sample(after, 'bigchaindb_blocks_decided_total{result="invalid"}'), 0);
   });
 
   test('a POST body in a Content-Encoding other than identity is a 415 saying which are accepted', async () => {

@@ -160,6 +160,25 @@ describe('configuration safety', () => {
     assert.match(exported.stderr, /^bigchaindb: warning: .* databse\.host, database\.hots, block_timeot\n$/);
   });
 
+  test('BIGCHAINDB_* variables that name no setting: a warning naming each, the others applied', async () => {
+    const path = join(home, 'env-typos.json');
+    await writeFile(path, JSON.stringify({ keypair }));
+    const shown = await runCli(['-c', path, 'show-config'], {
+      ...env,
+      BIGCHAINDB_DATABSE_HOST: 'db.example',
+      BIGCHAINDB_DATABASE_PORT: '5433',
+      BIGCHAINDB_BLOCK_TIMEOT: '2',
+      BIGCHAINDB_CONFIG_PATH: path,
+    });
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.equal(
+      shown.stderr,
+      'bigchaindb: warning: environment variables that name no setting, ignored: BIGCHAINDB_BLOCK_TIMEOT, ' +
+        'BIGCHAINDB_DATABSE_HOST (`bigchaindb show-config` lists the settings; BIGCHAINDB_<SECTION>_<KEY> sets one)\n',
+    );
+    assert.equal((JSON.parse(shown.stdout) as { database: { port: number } }).database.port, 5433);
+  });
+
   test('a file without a keypair: start and init say so and what to run, and write nothing', async () => {
     const path = join(home, 'keyless.json');
     const content = JSON.stringify({ database: { path: join(home, 'data') }, server_bind: 'x' });

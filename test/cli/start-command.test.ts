@@ -247,6 +247,27 @@ describe('bigchaindb start --experimental-start-postgresql', () => {
           // node:cluster hands connections to the workers in turn: both answered.
           assert.match(stderr(), /DEBUG \[http:1\] POST \/api\/v1\/transactions\/ 201/);
           assert.match(stderr(), /DEBUG \[http:2\] POST \/api\/v1\/transactions\/ 201/);
+          // Whichever worker answers GET /metrics, it counts the whole node: the blocks the `start`
+          // process decided, with the process metrics of all three summed.
+          const base = apiEndpoint.replace(/\/api\/v1$/, '');
+          const validTransactions = /^bigchaindb_block_transactions_decided_total\{result="valid"\} (\d+)$/m;
+          await waitFor('the 40 transactions decided valid, in the metrics', async () => {
+            const text = await (await fetch(`${base}/metrics`)).text();
+            return Number(validTransactions.exec(text)?.[1]) === 40;
+          });
+          const scrapes = await Promise.all(
+            Array.from({ length: 4 }, async () => {
+              // A connection each, so that node:cluster hands them to both workers.
+              const response = await fetch(`${base}/metrics`, { headers: { connection: 'close' } });
+              return response.text();
+            }),
+          );
+          for (const text of scrapes) {
+            assert.equal(validTransactions.exec(text)?.[1], '40', text);
+            assert.match(text, /^process_cpu_seconds_total \d/m);
+          }
+          assert.match(stderr(), /DEBUG \[http:1\] GET \/metrics 200/);
+          assert.match(stderr(), /DEBUG \[http:2\] GET \/metrics 200/);
           workerPids = apiWorkerPids(pid);
           assert.equal(workerPids.length, 2, 'two worker processes');
           process.kill(workerPids[0]!, 'SIGKILL');
