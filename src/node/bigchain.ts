@@ -1,5 +1,6 @@
 import { createBlock, isGenesisBlock, prepareGenesisBlock, type Block } from '../protocol/block.ts';
-import { BaseConsensusRules, loadConsensusPlugin, type ConsensusRules } from '../protocol/consensus.ts';
+import { BaseConsensusRules, type ConsensusRules } from '../protocol/consensus.ts';
+import { loadConsensusPlugin } from './consensus-plugin.ts';
 import { timestamp, type KeyPair } from '../protocol/crypto.ts';
 import { electionStatus, TX_IN_BACKLOG, type ElectionStatus } from '../protocol/election.ts';
 import { BigchainDBError } from '../protocol/errors.ts';

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { createBlock } from '../../src/protocol/block.ts';
 import { DoubleSpend } from '../../src/protocol/validation-errors.ts';
 import { defaultConfig, KeypairNotFoundException } from '../../src/config/config.ts';
-import { ConsensusPluginError } from '../../src/protocol/consensus.ts';
+import { ConsensusPluginError } from '../../src/node/consensus-plugin.ts';
 import { Bigchain, GenesisBlockAlreadyExistsError } from '../../src/node/bigchain.ts';
 import { IN_MEMORY_PATH } from '../../src/storage/pglite-driver.ts';
 import { generateKeyPair, TestChain } from '../support/chain.ts';

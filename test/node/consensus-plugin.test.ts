@@ -1,10 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  BaseConsensusRules,
-  ConsensusPluginError,
-  loadConsensusPlugin,
-} from '../../src/protocol/consensus.ts';
+import { BaseConsensusRules } from '../../src/protocol/consensus.ts';
+import { ConsensusPluginError, loadConsensusPlugin } from '../../src/node/consensus-plugin.ts';
 import { createBlock } from '../../src/protocol/block.ts';
 import { createVote } from '../../src/protocol/vote.ts';
 import { generateKeyPair } from '../../src/protocol/crypto.ts';
