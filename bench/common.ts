@@ -162,7 +162,7 @@ export async function startBenchNodes(
       void exit.then(() => (exited = true));
       // The last lines the node wrote, shown if it does not start.
       const tail: string[] = [];
-      createInterface({ input: child.stderr! }).on('line', (line) => {
+      createInterface({ input: child.stderr }).on('line', (line) => {
         tail.push(line);
         if (tail.length > 50) tail.shift();
       });

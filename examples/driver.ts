@@ -126,7 +126,10 @@ async function main(argv: readonly string[]): Promise<number> {
   } catch (error) {
     if (error instanceof CheckFailed) console.error(`driver example: ${error.message}`);
     else if (error instanceof DriverError) console.error(`driver example: ${error.name}: ${error.message}`);
-    else console.error(`driver example: ${error instanceof Error ? (error.stack ?? error.message) : error}`);
+    else
+      console.error(
+        `driver example: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+      );
     return 1;
   }
 }

@@ -52,7 +52,7 @@ function main([command, ...args]: string[]): unknown {
   if (command === 'transfer' && args.length === 3) {
     const keys = readJson<KeyPairFile>(args[0]!);
     const spent = readJson<Transaction>(args[1]!);
-    const tx = createTransaction(keys.public, args[2]!, { txid: spent.id, cid: 0 }, 'TRANSFER');
+    const tx = createTransaction(keys.public, args[2], { txid: spent.id, cid: 0 }, 'TRANSFER');
     return signTransaction(tx, keys.private, lookupInTransactions([spent]));
   }
   console.error(USAGE);

@@ -376,7 +376,10 @@ async function readBody(request: IncomingMessage, limit: number): Promise<unknow
   try {
     return JSON.parse(text) as unknown;
   } catch (error) {
-    throw new HttpError(400, `the body is not valid JSON: ${error instanceof Error ? error.message : error}`);
+    throw new HttpError(
+      400,
+      `the body is not valid JSON: ${error instanceof Error ? error.message : String(error)}`,
+    );
   }
 }
 

@@ -88,7 +88,7 @@ function textDestination(stream: Writable): { write(line: string): void } {
 /** One log event as the text format shows it: `time LEVEL [name] message {details}`. */
 export function logEventText(record: Record<string, unknown>): string {
   const level = String(record.level).toUpperCase().padEnd(5);
-  const tag = record.name === undefined ? '' : `[${String(record.name)}] `;
+  const tag = typeof record.name === 'string' ? `[${record.name}] ` : '';
   const rest = Object.fromEntries(Object.entries(record).filter(([key]) => !TEXT_KEYS.has(key)));
   const extra = Object.keys(rest).length === 0 ? '' : ` ${JSON.stringify(rest)}`;
   return `${String(record.time)} ${level} ${tag}${String(record.msg)}${extra}`;

@@ -31,9 +31,11 @@ export function serialize(value: unknown): string {
 }
 
 /** Raised inside `write`; each enclosing level adds its key, so paths cost nothing unless something is refused. */
-class Refusal {
+class Refusal extends Error {
   readonly segments: string[] = [];
-  constructor(readonly reason: string) {}
+  constructor(readonly reason: string) {
+    super(reason);
+  }
 }
 
 // Transactions repeat a few dozen keys millions of times: quote each once.
@@ -81,7 +83,7 @@ function write(value: unknown, depth: number): string {
         }
         return out + ']';
       }
-      const proto = Object.getPrototypeOf(value);
+      const proto: unknown = Object.getPrototypeOf(value);
       if (proto !== Object.prototype && proto !== null)
         throw new Refusal('only plain objects can be serialized');
       const record = value as Record<string, unknown>;

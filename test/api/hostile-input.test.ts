@@ -205,7 +205,7 @@ const hostileKey: fc.Arbitrary<string> = fc.oneof(
 );
 
 /** An object through CreateDataProperty: `__proto__` stays an own key, as JSON.parse makes it. */
-const objectOf = (entries: [string, Tree][]): Tree => Object.fromEntries(entries) as Tree;
+const objectOf = (entries: [string, Tree][]): Tree => Object.fromEntries(entries);
 
 const { tree: hostileTree } = fc.letrec<{ tree: Tree }>((tie) => ({
   tree: fc.oneof(

@@ -442,12 +442,12 @@ describe('the HTTP API of a running node', () => {
         payload: { beside: 'a bad key' },
       });
       const [bad, fine] = await Promise.all([post(unsigned), post(good)]);
-      assert.deepEqual(bad!.body, {
+      assert.deepEqual(bad.body, {
         status: 400,
         message:
           'SchemaError: transaction.fulfillments.0.owners_before.0 is not an Ed25519 public key: it decodes to 31 bytes',
       });
-      assert.equal(fine!.status, 201);
+      assert.equal(fine.status, 201);
     }));
 
   test('malformed HTTP gets a JSON {status, message} and Connection: close, as every other error', () =>

@@ -70,7 +70,7 @@ describe('Python Server API by Example', () => {
     const [owned] = ledger.getOwnedIds(user1.publicKey);
     assert.deepEqual(owned, { txid: tx.id, cid: 0 });
     const transfer = sign(
-      createTransaction(user1.publicKey, user2.publicKey, owned!, 'TRANSFER'),
+      createTransaction(user1.publicKey, user2.publicKey, owned, 'TRANSFER'),
       user1.privateKey,
     );
     await commit(ledger, transfer);
@@ -78,7 +78,7 @@ describe('Python Server API by Example', () => {
     assert.deepEqual(ledger.getOwnedIds(user2.publicKey), [{ txid: transfer.id, cid: 0 }]);
 
     const again = sign(
-      createTransaction(user1.publicKey, user2.publicKey, owned!, 'TRANSFER'),
+      createTransaction(user1.publicKey, user2.publicKey, owned, 'TRANSFER'),
       user1.privateKey,
     );
     await assert.rejects(validateTransaction(again, ledger), (error: unknown) => {
@@ -100,7 +100,7 @@ describe('Python Server API by Example', () => {
     const transfer = createTransaction(
       [user1.publicKey, user2.publicKey],
       user3.publicKey,
-      owned!,
+      owned,
       'TRANSFER',
     );
     assert.throws(() => sign(transfer, [user1.privateKey]), KeypairMismatchException);

@@ -25,7 +25,7 @@ function hasUnsafeInteger(value: unknown): boolean {
 
 describe('serialize (RFC 8785)', () => {
   it('writes the RFC 8785 §3.2.2 example (without 1E30, which PROTOCOL R2 refuses)', () => {
-    const input = JSON.parse(
+    const input: unknown = JSON.parse(
       '{"numbers": [333333333.33333329, 4.50, 2e-3, 0.000000000000000000000000001],' +
         ' "string": "\\u20ac$\\u000F\\u000aA\'\\u0042\\u0022\\u005c\\\\\\"\\/", "literals": [null, true, false]}',
     );

@@ -93,7 +93,7 @@ for (const [index, vector] of vectors.entries()) {
         assert.equal(fulfillment.publicKeyBase58, vector.signer_public_key_b58);
       }
       if (vector.signature_verified) {
-        assert.equal(fulfillment.validate(vector.signed_message_utf8!), true);
+        assert.equal(fulfillment.validate(vector.signed_message_utf8), true);
         assert.equal(fulfillment.validate(vector.signed_message_utf8! + ' '), false);
       }
     });
@@ -105,7 +105,7 @@ for (const [index, vector] of vectors.entries()) {
       const inputs = vector.inputs!;
       const body = inputs.spec
         ? buildFromSpec(inputs.spec)
-        : new PreimageSha256Fulfillment(inputs.preimage_utf8!);
+        : new PreimageSha256Fulfillment(inputs.preimage_utf8);
       assert.ok(body instanceof Fulfillment);
       assertCondition(body.condition, outputs);
       assertFiveBellsLength(body, outputs);
