@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { Admission } from '../../src/api/admission.ts';
+import { Admission } from '../../src/node/admission.ts';
 import { Bigchain } from '../../src/node/bigchain.ts';
 import { VerifyPool } from '../../src/node/verify-pool.ts';
 import type { JsonObject } from '../../src/protocol/json.ts';
