@@ -13,7 +13,7 @@ import { transactionSchema } from '../protocol/schema.ts';
 import { ValidationError } from '../protocol/validation-errors.ts';
 import type { Bigchain } from '../node/bigchain.ts';
 import { isDatabaseUnavailable } from '../storage/errors.ts';
-import type { Admission, Admitted } from './admission.ts';
+import type { Admission, Admitted } from '../node/admission.ts';
 import { RequestSummary } from './request-summary.ts';
 import { describeError, silentLogger, type Logger } from '../node/log.ts';
 import { METRICS_CONTENT_TYPE } from '../node/metrics.ts';

@@ -6,7 +6,7 @@
 import cluster from 'node:cluster';
 import { Bigchain } from '../node/bigchain.ts';
 import { VerifyPool } from '../node/verify-pool.ts';
-import { Admission } from './admission.ts';
+import { Admission } from '../node/admission.ts';
 import { describeError, streamLogger } from '../node/log.ts';
 import { NodeMetrics } from '../node/metrics.ts';
 import { createApiServer, listen } from './server.ts';

@@ -3,7 +3,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { writeConfigFile, type NodeConfig } from '../config/config.ts';
-import { Admission } from '../api/admission.ts';
+import { Admission } from '../node/admission.ts';
 import { API_PREFIX, createApiServer, listen } from '../api/server.ts';
 import { startApiWorkers } from '../api/workers.ts';
 import { Bigchain } from '../node/bigchain.ts';

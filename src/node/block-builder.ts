@@ -1,12 +1,5 @@
-import { BaseConsensusRules } from '../protocol/consensus.ts';
 import type { Transaction } from '../protocol/transaction.ts';
-import {
-  checkNotReplayed,
-  checkTransactionHash,
-  checkTransactionShape,
-  computeTransactionId,
-  resolveInputConditions,
-} from '../protocol/validation.ts';
+import type { FulfillmentsJob, ValidationContext, VerifyFulfillments } from '../protocol/validation.ts';
 import { ValidationError } from '../protocol/validation-errors.ts';
 import type { Bigchain } from './bigchain.ts';
 import { ChainView } from './chain-view.ts';
@@ -36,11 +29,11 @@ export interface Selection {
 }
 
 /**
- * Which of a batch of backlog transactions can go into one block. The default rules run in three passes:
- * the cheap checks against the chain on this thread (one ChainView: two queries for the whole batch), the
- * signatures on the worker pool, then, in order, conflicts with the transactions already accepted (a second
- * spend of an output or the same transaction twice) — so a transaction that fails its signatures never
- * blocks a later valid one. A consensus plugin with its own validateTransaction is run one by one instead.
+ * Which of a batch of backlog transactions can go into one block, by the consensus plugin's stages: every
+ * candidate through validateTransaction against the chain (one ChainView: two queries for the whole batch),
+ * all at once, so that their fulfillments stages share one call to the worker pool; then, in candidate
+ * order, checkAgainstBatch against the transactions already accepted (a second spend of an output or the
+ * same transaction twice) — so a transaction that fails its signatures never blocks a later valid one.
  */
 export async function selectTransactions(
   bigchain: Bigchain,
@@ -53,60 +46,96 @@ export async function selectTransactions(
     ...(options.exceptBlock === undefined ? {} : { exceptBlock: options.exceptBlock }),
   });
   for (const tx of options.inFlight ?? []) view.include(tx);
-  const rejected: (Rejection & { index: number })[] = [];
-  const reject = (index: number, error: unknown) => {
-    if (!(error instanceof ValidationError)) throw error;
-    rejected.push({ transaction: candidates[index], reason: error, index });
-  };
-  const inCandidateOrder = () => rejected.sort((a, b) => a.index - b.index).map(({ index: _, ...r }) => r);
+  const rules = bigchain.consensus;
+  const batch = new SignatureBatch(pool, candidates.length, options.verified);
+  const ctx = withVerifier(view, batch.verify);
+  const verdicts = await Promise.allSettled(
+    candidates.map((candidate) => batch.settles(() => rules.validateTransaction(ctx, candidate))),
+  );
   const accepted: Transaction[] = [];
-  if (bigchain.consensus.validateTransaction !== BaseConsensusRules.prototype.validateTransaction) {
-    for (const [index, candidate] of candidates.entries()) {
-      try {
-        const tx = await bigchain.consensus.validateTransaction(view, candidate);
-        view.include(tx);
-        accepted.push(tx);
-      } catch (error) {
-        reject(index, error);
-      }
+  const rejected: Rejection[] = [];
+  for (const [index, verdict] of verdicts.entries()) {
+    try {
+      if (verdict.status === 'rejected') throw verdict.reason;
+      await rules.checkAgainstBatch(view, verdict.value);
+      view.include(verdict.value);
+      accepted.push(verdict.value);
+    } catch (error) {
+      if (!(error instanceof ValidationError)) throw error;
+      rejected.push({ transaction: candidates[index], reason: error });
     }
-    return { accepted, rejected: inCandidateOrder() };
+  }
+  return { accepted, rejected };
+}
+
+/** The view, with the fulfillments stage sent to `verify`. */
+function withVerifier(view: ChainView, verify: VerifyFulfillments): ValidationContext {
+  return {
+    federation: view.federation,
+    now: () => view.now(),
+    getValidTransaction: (txid) => view.getValidTransaction(txid),
+    getSpender: (input) => view.getSpender(input),
+    isInChain: (txid) => view.isInChain(txid),
+    verifyFulfillments: verify,
+  };
+}
+
+interface SignatureRequest {
+  jobs: readonly FulfillmentsJob[];
+  resolve(failures: (ValidationError | null)[]): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * One call to the worker pool for the signature checks of a batch validated concurrently: the requests are
+ * sent together once every candidate still being validated waits on one.
+ */
+class SignatureBatch {
+  private waiting: SignatureRequest[] = [];
+  private settled = 0;
+
+  constructor(
+    private readonly pool: VerifyPool,
+    private readonly size: number,
+    private readonly verified: VerifiedSignatures | undefined,
+  ) {}
+
+  readonly verify: VerifyFulfillments = (jobs) =>
+    new Promise((resolve, reject) => {
+      this.waiting.push({ jobs, resolve, reject });
+      this.sendIfAllWaiting();
+    });
+
+  /** Runs one candidate's validation, counting it out of the batch once it is done. */
+  settles<T>(validate: () => Promise<T>): Promise<T> {
+    return Promise.resolve()
+      .then(validate)
+      .finally(() => {
+        this.settled++;
+        this.sendIfAllWaiting();
+      });
   }
 
-  const jobs: VerifyJob[] = [];
-  const jobIndex: number[] = [];
-  for (const [index, candidate] of candidates.entries()) {
-    try {
-      const tx = checkTransactionShape(candidate);
-      const computedId = computeTransactionId(tx);
-      const inputConditions = await resolveInputConditions(tx, view);
-      checkTransactionHash(tx, computedId);
-      await checkNotReplayed(tx, view);
-      jobs.push({ tx, inputConditions, now: view.now() });
-      jobIndex.push(index);
-    } catch (error) {
-      reject(index, error);
-    }
+  private sendIfAllWaiting(): void {
+    if (this.waiting.length === 0 || this.waiting.length + this.settled < this.size) return;
+    const requests = this.waiting.splice(0);
+    verifyUnlessKnown(
+      this.pool,
+      requests.flatMap((request) => request.jobs),
+      this.verified,
+    ).then(
+      (failures) => {
+        let at = 0;
+        for (const request of requests) {
+          request.resolve(failures.slice(at, at + request.jobs.length));
+          at += request.jobs.length;
+        }
+      },
+      (error: unknown) => {
+        for (const request of requests) request.reject(error);
+      },
+    );
   }
-  const failures = await verifyUnlessKnown(pool, jobs, options.verified);
-  for (const [i, job] of jobs.entries()) {
-    const index = jobIndex[i] as number;
-    const failure = failures[i];
-    if (failure) {
-      reject(index, failure);
-      continue;
-    }
-    try {
-      // Against the block under construction now: the chain itself was checked above.
-      await resolveInputConditions(job.tx, view);
-      await checkNotReplayed(job.tx, view);
-      view.include(job.tx);
-      accepted.push(job.tx);
-    } catch (error) {
-      reject(index, error);
-    }
-  }
-  return { accepted, rejected: inCandidateOrder() };
 }
 
 /** The pool's verdicts, asking it only about jobs not already known good. */

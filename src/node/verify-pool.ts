@@ -1,17 +1,12 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { BigchainDBError } from '../protocol/errors.ts';
-import type { ConditionBody, Transaction } from '../protocol/transaction.ts';
+import type { FulfillmentsJob } from '../protocol/validation.ts';
 import * as validationErrors from '../protocol/validation-errors.ts';
 import { ValidationError } from '../protocol/validation-errors.ts';
 
 /** One transaction's signature check: its input conditions are resolved beforehand (they need the database). */
-export interface VerifyJob {
-  tx: Transaction;
-  inputConditions: ConditionBody[];
-  /** integer-second time for timeout conditions */
-  now: string;
-}
+export type VerifyJob = FulfillmentsJob;
 
 export interface WorkerFailure {
   name: string;

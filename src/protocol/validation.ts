@@ -49,7 +49,23 @@ export interface ValidationContext {
   isInChain(txid: string): MaybePromise<boolean>;
   /** GENESIS is accepted only while building or checking the genesis block */
   readonly allowGenesis?: boolean;
+  /**
+   * Where the fulfillments stage checks signatures: the node passes its worker pool (batched, off the main
+   * thread); without it they are checked here, in process.
+   */
+  readonly verifyFulfillments?: VerifyFulfillments;
 }
+
+/** One transaction's fulfillments stage: its input conditions, resolved by the prepare stage, and the time. */
+export interface FulfillmentsJob {
+  tx: Transaction;
+  inputConditions: ConditionBody[];
+  /** integer-second time for timeout conditions */
+  now: string;
+}
+
+/** The base signature check of a batch: null for each job whose fulfillments are all valid, else why not. */
+export type VerifyFulfillments = (jobs: readonly FulfillmentsJob[]) => Promise<(ValidationError | null)[]>;
 
 export type ValidationResult =
   { valid: true; transaction: Transaction } | { valid: false; error: ValidationError };
@@ -285,17 +301,78 @@ export async function checkNotReplayed(tx: Transaction, ctx: ValidationContext):
 }
 
 /**
- * Every rule of PROTOCOL R6, in its order; throws the first failure as its own error class. Returns the
- * transaction typed.
+ * Stage 1 of PROTOCOL R6, against the chain: shape, operation rules, inputs found and unspent, id is the
+ * hash, not already in the chain. Returns the job for the fulfillments stage.
  */
-export async function validateTransaction(value: unknown, ctx: ValidationContext): Promise<Transaction> {
+export async function prepareTransaction(value: unknown, ctx: ValidationContext): Promise<FulfillmentsJob> {
   const tx = checkTransactionShape(value);
   const computedId = computeTransactionId(tx);
   const inputConditions = await resolveInputConditions(tx, ctx);
   checkTransactionHash(tx, computedId);
-  checkFulfillments(tx, inputConditions, ctx.now());
   await checkNotReplayed(tx, ctx);
-  return tx;
+  return { tx, inputConditions, now: ctx.now() };
+}
+
+/** Stage 2, the signatures, in process: what a verify-pool worker runs. */
+export function fulfillmentsFailure(job: FulfillmentsJob): ValidationError | null {
+  try {
+    checkFulfillments(job.tx, job.inputConditions, job.now);
+    return null;
+  } catch (error) {
+    if (error instanceof ValidationError) return error;
+    throw error;
+  }
+}
+
+/** Stage 2 without a worker pool. */
+export const verifyFulfillmentsInProcess: VerifyFulfillments = (jobs) =>
+  Promise.resolve(jobs.map(fulfillmentsFailure));
+
+/**
+ * Stage 3, against the rest of the batch: `ctx` counts the transactions accepted before this one in the
+ * same batch (block) as in the chain, so a second spend of an output or the same transaction twice fails.
+ */
+export async function checkAgainstBatch(tx: Transaction, ctx: ValidationContext): Promise<void> {
+  await resolveInputConditions(tx, ctx);
+  await checkNotReplayed(tx, ctx);
+}
+
+/** The stages a transaction passes, each a consensus plugin hook (ConsensusRules) that BaseConsensusRules fills. */
+export interface ValidationStages {
+  prepareTransaction(ctx: ValidationContext, value: unknown): Promise<FulfillmentsJob>;
+  /** the verdicts for `jobs`: `verify` is the base signature check, wherever the node runs it */
+  verifyFulfillments(
+    jobs: readonly FulfillmentsJob[],
+    verify: VerifyFulfillments,
+  ): Promise<(ValidationError | null)[]>;
+}
+
+const BASE_STAGES: ValidationStages = {
+  prepareTransaction: (ctx, value) => prepareTransaction(value, ctx),
+  verifyFulfillments: (jobs, verify) => verify(jobs),
+};
+
+/** One transaction through the prepare and fulfillments stages of `stages`; throws the first failure. */
+export async function validateWithStages(
+  stages: ValidationStages,
+  value: unknown,
+  ctx: ValidationContext,
+): Promise<Transaction> {
+  const job = await stages.prepareTransaction(ctx, value);
+  const [failure] = await stages.verifyFulfillments(
+    [job],
+    ctx.verifyFulfillments ?? verifyFulfillmentsInProcess,
+  );
+  if (failure) throw failure;
+  return job.tx;
+}
+
+/**
+ * Every rule of PROTOCOL R6 (the base rules); throws the first failure as its own error class. Returns the
+ * transaction typed.
+ */
+export function validateTransaction(value: unknown, ctx: ValidationContext): Promise<Transaction> {
+  return validateWithStages(BASE_STAGES, value, ctx);
 }
 
 /** Like validateTransaction, but reports a validation failure as a result instead of throwing it. */

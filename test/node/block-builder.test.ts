@@ -7,6 +7,7 @@ import { Bigchain } from '../../src/node/bigchain.ts';
 import { selectTransactions } from '../../src/node/block-builder.ts';
 import { VerifyPool } from '../../src/node/verify-pool.ts';
 import { forged, generateKeyPair, TestChain } from '../support/chain.ts';
+import SealedPayloadRules from '../fixtures/sealed-payload-plugin.ts';
 import { describeEachBackend } from '../support/storage-backends.ts';
 
 let pool: VerifyPool;
@@ -109,5 +110,33 @@ describeEachBackend('selecting the transactions of a block', (backend) => {
       ['ReplayError'],
     );
     assert.deepEqual(seen, [txs[0]!.id, txs[1]!.id, txs[0]!.id]);
+  });
+});
+
+describeEachBackend('a plugin fulfillments stage decides what a block takes', (backend) => {
+  test('a sealed payload, well signed, is refused in building and voting alike', async () => {
+    const chain = new TestChain();
+    const b = new Bigchain({
+      storage: await backend().fresh(),
+      keyPair: chain.node,
+      consensus: new SealedPayloadRules(),
+    });
+    await b.createGenesisBlock();
+    const alice = generateKeyPair();
+    const plain = chain.create(alice.publicKey);
+    const sealed = chain.create(alice.publicKey, { sealed: true });
+    const built = await selectTransactions(b, pool, [plain, sealed]);
+    assert.deepEqual(
+      built.accepted.map((tx) => tx.id),
+      [plain.id],
+    );
+    assert.match(built.rejected[0]!.reason.message, /refuses sealed payloads/);
+    // Voting on another node's block holding it: the same selection, without that block.
+    const voted = await selectTransactions(b, pool, [plain, sealed], { exceptBlock: 'f'.repeat(64) });
+    assert.deepEqual(
+      voted.rejected.map((r) => (r.transaction as Transaction).id),
+      [sealed.id],
+    );
+    await assert.rejects(b.validateTransaction(sealed), /refuses sealed payloads/);
   });
 });

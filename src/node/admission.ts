@@ -20,11 +20,11 @@ import {
   ReplayError,
   ValidationError,
 } from '../protocol/validation-errors.ts';
-import type { Bigchain } from '../node/bigchain.ts';
+import type { Bigchain } from './bigchain.ts';
 import { isDatabaseUnavailable } from '../storage/errors.ts';
-import { selectTransactions } from '../node/block-builder.ts';
-import type { VerifiedSignatures } from '../node/verified-signatures.ts';
-import type { VerifyJob, VerifyPool } from '../node/verify-pool.ts';
+import { selectTransactions } from './block-builder.ts';
+import type { VerifiedSignatures } from './verified-signatures.ts';
+import type { VerifyJob, VerifyPool } from './verify-pool.ts';
 
 /** What the node answers a POSTed transaction that it accepted. */
 export type Admitted =
