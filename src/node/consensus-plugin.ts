@@ -19,6 +19,13 @@ const PLUGIN_METHODS = [
   'verifyVoteSignature',
 ] as const satisfies readonly (keyof ConsensusRules)[];
 
+/** The validation-stage hooks, which the seed's plugin API did not have: the base rules' when missing. */
+const STAGE_HOOKS = [
+  'prepareTransaction',
+  'verifyFulfillments',
+  'checkAgainstBatch',
+] as const satisfies readonly (keyof ConsensusRules)[];
+
 export const DEFAULT_CONSENSUS_PLUGIN = 'default';
 
 /**
@@ -71,5 +78,9 @@ export async function loadConsensusPlugin(
       missing,
     });
   }
+  const plugin = rules as Record<string, unknown>;
+  const base = new BaseConsensusRules();
+  for (const hook of STAGE_HOOKS)
+    if (typeof plugin[hook] !== 'function') plugin[hook] = base[hook].bind(base);
   return rules as ConsensusRules;
 }

@@ -54,6 +54,20 @@ describe('consensus plugins', () => {
     await assert.rejects(rules.validateTransaction(ledger, tx), /this federation requires a payload/);
   });
 
+  test("a plugin with only the seed's six methods gets the base rules' validation-stage hooks", async () => {
+    const rules = await loadConsensusPlugin(`./${PLUGIN}#SeedApiOnly`);
+    assert.ok(!(rules instanceof BaseConsensusRules));
+    const ledger = new MemoryLedger([node.publicKey]);
+    const tx = rules.signTransaction(
+      rules.createTransaction(node.publicKey, node.publicKey, null, 'CREATE'),
+      node.privateKey,
+    );
+    const job = await rules.prepareTransaction(ledger, tx);
+    assert.deepEqual(job.tx, tx);
+    await rules.checkAgainstBatch(ledger, tx);
+    assert.deepEqual(await rules.validateTransaction(ledger, tx), tx);
+  });
+
   test('BIGCHAINDB_CONSENSUS_PLUGIN names the plugin when no name is given', async () => {
     const saved = process.env.BIGCHAINDB_CONSENSUS_PLUGIN;
     process.env.BIGCHAINDB_CONSENSUS_PLUGIN = `./${PLUGIN}`;
