@@ -127,12 +127,45 @@ export class Storage {
   /** transactions rows at the last analyze(), and written since: see analyzeWhenGrown */
   private analyzedRows = 0;
   private rowsSinceAnalyze = 0;
+  /** the transaction this Storage runs in, for one handed out by transaction() or snapshot() */
+  private session: SqlSession | undefined;
+  /** run() as a session, for the query functions that take one */
+  private readonly sql: SqlSession = { query: (text, params) => this.run(text, params) };
 
   constructor(
     readonly driver: SqlDriver,
     /** the database's name, for messages */
     readonly name: string,
   ) {}
+
+  /**
+   * Runs `work` in one transaction, with a Storage whose every query runs in it; a throw rolls it all
+   * back. Inside another transaction, `work` joins it.
+   */
+  async transaction<T>(work: (storage: Storage) => Promise<T>): Promise<T> {
+    if (this.session !== undefined) return work(this);
+    return this.atomically((session) => work(this.boundTo(session)));
+  }
+
+  /**
+   * Runs `work` with a Storage reading one REPEATABLE READ, READ ONLY snapshot: everything it reads is as
+   * of one instant, however long it takes and whatever is written meanwhile.
+   */
+  async snapshot<T>(work: (storage: Storage) => Promise<T>): Promise<T> {
+    if (this.session !== undefined) {
+      throw new StorageError('a snapshot cannot start inside a transaction already under way');
+    }
+    return this.atomically(async (session) => {
+      await session.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+      return work(this.boundTo(session));
+    });
+  }
+
+  private boundTo(session: SqlSession): Storage {
+    const bound = new Storage(this.driver, this.name);
+    bound.session = session;
+    return bound;
+  }
 
   get backend(): SqlDriver['backend'] {
     return this.driver.backend;
@@ -145,7 +178,7 @@ export class Storage {
   // --- schema -------------------------------------------------------------------------------------------
 
   async isInitialized(): Promise<boolean> {
-    const [row] = await this.driver.query<{ exists: boolean }>(
+    const [row] = await this.run<{ exists: boolean }>(
       "SELECT to_regclass('bigchaindb_meta') IS NOT NULL AS exists",
     );
     return row?.exists === true;
@@ -156,7 +189,7 @@ export class Storage {
    * starting together all try: an advisory lock lets one at a time check and create, so exactly one wins.
    */
   async init(genesis: Block): Promise<void> {
-    await this.driver.transaction(async (session) => {
+    await this.atomically(async (session) => {
       await session.query('SELECT pg_advisory_xact_lock($1)', [INIT_LOCK]);
       // A scan of the catalog with this statement's snapshot: to_regclass could answer from a cache that
       // has not yet heard of the tables another node committed while we waited for the lock.
@@ -182,7 +215,7 @@ export class Storage {
   async upgrade(): Promise<{ from: string } | undefined> {
     if (!(await this.isInitialized())) return undefined;
     if ((await this.meta('schema_version')) === SCHEMA_VERSION) return undefined;
-    return this.transaction(async (session) => {
+    return this.atomically(async (session) => {
       await session.query('SELECT pg_advisory_xact_lock($1)', [INIT_LOCK]);
       const [row] = await session.query<{ value: string }>(
         "SELECT value FROM bigchaindb_meta WHERE key = 'schema_version'",
@@ -224,7 +257,7 @@ export class Storage {
   /** Removes every table, index and function init created. */
   async drop(): Promise<void> {
     if (!(await this.isInitialized())) throw this.doesNotExist();
-    await this.driver.transaction(async (session) => {
+    await this.atomically(async (session) => {
       for (const statement of DROP_STATEMENTS) await session.query(statement);
     });
   }
@@ -331,7 +364,7 @@ export class Storage {
   ): Promise<void> {
     if (rejections.length === 0) return;
     const ids = rejections.map((rejection) => rejection.transaction.id);
-    await this.transaction(async (session) => {
+    await this.atomically(async (session) => {
       await session.query(
         `INSERT INTO rejected (tx_id, reason, doc)
          SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
@@ -373,7 +406,7 @@ export class Storage {
    * no-double-spend invariant is enforced, whatever races between writers.
    */
   async writeBlock(block: Block): Promise<void> {
-    await this.transaction((session) => this.insertBlock(session, block));
+    await this.atomically((session) => this.insertBlock(session, block));
     await this.analyzeWhenGrown(block.block.transactions.length);
   }
 
@@ -400,6 +433,8 @@ export class Storage {
    * each run samples every table, which cost a quarter of the block-write rate when done every 10 %.
    */
   private async analyzeWhenGrown(rows: number): Promise<void> {
+    // VACUUM cannot run inside a transaction: blocks written in one are left out of the count.
+    if (this.session !== undefined) return;
     this.rowsSinceAnalyze += rows;
     if (this.rowsSinceAnalyze >= Math.max(ANALYZE_MIN_ROWS, ANALYZE_GROWTH * this.analyzedRows))
       await this.analyze();
@@ -454,7 +489,7 @@ export class Storage {
     assignees: readonly string[],
     options: { requeue?: boolean } = {},
   ): Promise<{ decided: boolean; requeued: string[] }> {
-    return this.transaction(async (session) => {
+    return this.atomically(async (session) => {
       const decided = await session.query(
         "UPDATE blocks SET status = 'invalid' WHERE id = $1 AND status = 'undecided' RETURNING id",
         [id],
@@ -491,7 +526,7 @@ export class Storage {
 
   /** The voters of those of the blocks still undecided (the election's input, with their votes). */
   undecidedBlockVoters(ids: readonly string[]): Promise<Map<string, string[]>> {
-    return blockVoters(this.driver, ids, { undecidedOnly: true });
+    return blockVoters(this.sql, ids, { undecidedOnly: true });
   }
 
   /** Blocks without a vote from `voter`, in insertion order (the vote pipeline's catch-up). */
@@ -555,9 +590,8 @@ export class Storage {
   /** The live spender (in a block not decided invalid) of each input that has one. */
   async getSpenders(inputs: readonly TransactionInput[]): Promise<SpendRecord[]> {
     if (inputs.length === 0) return [];
-    const translated: SqlSession = { query: (text, params) => this.run(text, params) };
     return liveSpenders(
-      translated,
+      this.sql,
       inputs.map((input) => input.txid),
       inputs.map((input) => input.cid),
     );
@@ -761,15 +795,16 @@ export class Storage {
     params: readonly unknown[] = [],
   ): Promise<Row[]> {
     try {
-      return await this.driver.query<Row>(text, params);
+      return await (this.session ?? this.driver).query<Row>(text, params);
     } catch (error) {
       throw this.translate(error);
     }
   }
 
-  private async transaction<T>(work: (session: SqlSession) => Promise<T>): Promise<T> {
+  /** Runs `work` in a transaction of its own, or in the one this Storage is bound to. */
+  private async atomically<T>(work: (session: SqlSession) => Promise<T>): Promise<T> {
     try {
-      return await this.driver.transaction(work);
+      return await (this.session === undefined ? this.driver.transaction(work) : work(this.session));
     } catch (error) {
       throw this.translate(error);
     }

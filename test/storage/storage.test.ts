@@ -394,6 +394,46 @@ describeEachBackend('storage', (backend) => {
     );
   });
 
+  test('storage.transaction runs every query of its Storage in it: a throw rolls back them all', async () => {
+    const { storage, chain } = await initialised();
+    const tx = chain.create(generateKeyPair().publicKey);
+    const block = chain.block([chain.create(generateKeyPair().publicKey)]);
+    await assert.rejects(
+      storage.transaction(async (inside) => {
+        await inside.writeBacklog([{ transaction: tx, assignee: 'n' }]);
+        await inside.writeBlock(block);
+        assert.equal((await inside.counts()).blocks, 2);
+        // Joined, not nested: the inner work is undone with the outer.
+        await inside.transaction((same) => same.markBlockValid(block.id));
+        throw new Error('undo');
+      }),
+      /undo/,
+    );
+    assert.deepEqual(await storage.counts(), { blocks: 1, transactions: 1, votes: 0, backlog: 0 });
+    assert.equal(
+      await storage.transaction(
+        async (inside) => (await inside.writeBacklog([{ transaction: tx, assignee: 'n' }])).inserted[0],
+      ),
+      tx.id,
+    );
+    assert.equal((await storage.counts()).backlog, 1);
+  });
+
+  test('storage.snapshot reads one instant and writes nothing', async () => {
+    const { storage, chain } = await initialised();
+    const tx = chain.create(generateKeyPair().publicKey);
+    const counts = await storage.snapshot((snapshot) => snapshot.counts());
+    assert.deepEqual(counts, { blocks: 1, transactions: 1, votes: 0, backlog: 0 });
+    await assert.rejects(
+      storage.snapshot((snapshot) => snapshot.writeBacklog([{ transaction: tx, assignee: 'n' }])),
+      /read-only transaction/,
+    );
+    await assert.rejects(
+      storage.transaction((inside) => inside.snapshot((snapshot) => snapshot.counts())),
+      /a snapshot cannot start inside a transaction/,
+    );
+  });
+
   test('racing writers: of two blocks spending one output, exactly one is stored', async () => {
     const { storage, chain } = await initialised();
     const alice = generateKeyPair();
