@@ -3,13 +3,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { createInterface } from 'node:readline';
 import { timestamp, type KeyPair } from '../src/protocol/crypto.ts';
 import { createInputCondition, type Transaction } from '../src/protocol/transaction.ts';
 import { VerifyPool } from '../src/node/verify-pool.ts';
+import { freePort } from '../test/support/ports.ts';
 import { startPostgres, type PostgresServer } from '../test/support/postgres.ts';
 
 const BIN = new URL('../bin/bigchaindb.js', import.meta.url).pathname;
@@ -121,15 +121,6 @@ export interface BenchNode {
 
 const READY_POLL_MS = 100;
 const START_TIMEOUT_MS = 120_000;
-
-/** A TCP port free on 127.0.0.1 right now (the node binds it a moment later). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /**
  * Starts one node per key, each with the others in its keyring, and resolves once all answer `GET /api/v1`.

@@ -6,11 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import packagedChromium from '@sparticuz/chromium';
-import { build } from 'esbuild';
 import { chromium, type Browser } from 'playwright-core';
+import { bundleForBrowser } from '../support/browser-bundle.ts';
 import { startLoneNode, type NodeProcess } from '../support/node-process.ts';
 
-const ROOT = new URL('../..', import.meta.url).pathname;
 /**
  * The Chromium that the npm package @sparticuz/chromium ships (unpacked into the temp dir on first use), so
  * the test needs nothing installed; CHROMIUM_PATH runs another one instead.
@@ -25,21 +24,8 @@ async function launchChromium(): Promise<Browser> {
     : chromium.launch({ executablePath: own, args: ['--no-sandbox'] });
 }
 
-/** `bigchaindb/driver` bundled as a browser app would bundle it: platform browser, `#crypto` → noble. */
-async function bundleDriver(): Promise<{ code: string; inputs: string[] }> {
-  const result = await build({
-    entryPoints: [join(ROOT, 'src/driver/index.ts')],
-    absWorkingDir: ROOT,
-    bundle: true,
-    platform: 'browser',
-    format: 'esm',
-    target: 'es2022',
-    write: false,
-    metafile: true,
-    logLevel: 'silent',
-  });
-  return { code: result.outputFiles[0]!.text, inputs: Object.keys(result.metafile.inputs) };
-}
+/** `bigchaindb/driver` bundled as a browser app would bundle it. */
+const bundleDriver = () => bundleForBrowser('src/driver/index.ts');
 
 describe('bigchaindb/driver in a browser', () => {
   let bundle: { code: string; inputs: string[] };

@@ -2,24 +2,14 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { build } from 'esbuild';
+import { bundleForBrowser } from '../support/browser-bundle.ts';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 
 test('bigchaindb/protocol bundles for a browser with nothing of Node: no node: module, process, file system or dynamic import', async () => {
   // Platform browser: a node: import would not resolve, and the build would fail.
-  const result = await build({
-    entryPoints: [join(ROOT, 'src/protocol/index.ts')],
-    absWorkingDir: ROOT,
-    bundle: true,
-    platform: 'browser',
-    format: 'esm',
-    target: 'es2022',
-    write: false,
-    metafile: true,
-    logLevel: 'silent',
-  });
-  const ownInputs = Object.keys(result.metafile.inputs).filter((file) => file.startsWith('src/'));
+  const { inputs } = await bundleForBrowser('src/protocol/index.ts');
+  const ownInputs = inputs.filter((file) => file.startsWith('src/'));
   assert.ok(ownInputs.includes('src/protocol/consensus.ts'), ownInputs.join('\n'));
   assert.ok(ownInputs.includes('src/protocol/crypto-noble.ts'), 'the browser crypto backend');
   assert.deepEqual(

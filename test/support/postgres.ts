@@ -1,9 +1,9 @@
 import { existsSync, rmSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { freePort } from './ports.ts';
 import {
   appendPostgresSettings,
   giveToPostgresUser,
@@ -50,19 +50,6 @@ async function makeTempDir(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'bigchain-pg-'));
   await giveToPostgresUser(dir);
   return dir;
-}
-
-/** Ask the kernel for a free port; the tiny race until postgres binds it is acceptable in tests. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, HOST, resolve);
-  });
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('could not find a free TCP port');
-  return address.port;
 }
 
 /** Settings that make this server its own: the port, and a socket dir that goes away with it. */
