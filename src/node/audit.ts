@@ -6,8 +6,7 @@
  *
  * Like backup, the audit reads one REPEATABLE READ, READ ONLY snapshot (a node may keep writing on a
  * PostgreSQL server meanwhile, and its statuses, votes and rows must be seen at one instant), walks the
- * blocks in insertion order a batch at a time through a cursor, and runs its own SQL on the snapshot's
- * session: Storage's queries would run outside it.
+ * blocks in insertion order a batch at a time through a cursor, every query on the snapshot's Storage.
  */
 import {
   blockHashIsValid,
@@ -28,11 +27,10 @@ import {
   type ValidationContext,
 } from '../protocol/validation.ts';
 import { MultipleVotesError, verifyVoteSignature, type Vote } from '../protocol/vote.ts';
-import type { SqlSession } from '../storage/driver.ts';
 import { DatabaseDoesNotExist } from '../storage/errors.ts';
 import { isBlockShaped } from '../storage/maintenance.ts';
 import { blockText, DerivedRows } from '../storage/rows.ts';
-import type { BlockStatus, Storage } from '../storage/storage.ts';
+import type { BlockRecord, BlockStatus, Storage, TransactionRecord, VoteRecord } from '../storage/storage.ts';
 import type { VerifyJob, VerifyPool } from './verify-pool.ts';
 
 export type AuditProblemKind = 'block' | 'vote' | 'transaction' | 'status' | 'chain';
@@ -96,10 +94,7 @@ export async function auditChain(storage: Storage, options: AuditOptions = {}): 
   const batchSize = wholeNumber(options.batchSize ?? DEFAULT_BATCH_SIZE, 'batchSize', 1);
   const maxProblems = wholeNumber(options.maxProblems ?? DEFAULT_MAX_PROBLEMS, 'maxProblems', 0);
   if (!(await storage.isInitialized())) throw DatabaseDoesNotExist.named(storage.name);
-  return storage.driver.transaction(async (session) => {
-    await session.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
-    return new Audit(session, options, batchSize, maxProblems).run();
-  });
+  return storage.snapshot((snapshot) => new Audit(snapshot, options, batchSize, maxProblems).run());
 }
 
 /** One line per problem, for logs and the CLI. */
@@ -110,34 +105,6 @@ export function formatProblem(problem: AuditProblem): string {
     problem.txid === undefined ? undefined : `transaction ${problem.txid}`,
   ].filter((name) => name !== undefined);
   return `${problem.kind}: ${[...names, problem.message].join(': ')}`;
-}
-
-interface BlockRow {
-  id: string;
-  status: BlockStatus;
-  node_pubkey: string;
-  block_timestamp: string;
-  tx_count: number;
-  doc: string;
-  voters: string;
-}
-
-interface VoteRow {
-  block_id: string;
-  voter: string;
-  previous_block: string;
-  is_block_valid: boolean;
-  vote_timestamp: string;
-  doc: string;
-}
-
-interface TransactionRow {
-  tx_id: string;
-  block_id: string;
-  position: number;
-  uuid: string | null;
-  live: boolean;
-  doc: string;
 }
 
 /** An outputs or spends row reduced to what identifies it, for comparing multisets. */
@@ -151,7 +118,7 @@ interface IndexRow {
 
 /** A stored block after its own checks. */
 interface Checked {
-  row: BlockRow;
+  row: BlockRecord;
   /** the document, when it is shaped like a block */
   block: Block | undefined;
   /** its id is the hash of its body */
@@ -173,32 +140,22 @@ class Audit {
   private seenGenesis = false;
 
   constructor(
-    private readonly session: SqlSession,
+    /** bound to the audit's snapshot */
+    private readonly storage: Storage,
     private readonly options: AuditOptions,
     private readonly batchSize: number,
     private readonly maxProblems: number,
   ) {}
 
   async run(): Promise<AuditReport> {
-    const [meta] = await this.session.query<{ value: string }>(
-      "SELECT value FROM bigchaindb_meta WHERE key = 'genesis_block'",
-    );
-    this.genesisId = meta?.value;
-    if (meta === undefined) {
+    this.genesisId = await this.storage.meta('genesis_block');
+    if (this.genesisId === undefined) {
       this.report({ kind: 'chain', blockId: '', message: 'bigchaindb_meta names no genesis block' });
     }
-    await this.session.query(
-      `DECLARE bigchaindb_audit_blocks NO SCROLL CURSOR FOR
-       SELECT id, status, node_pubkey, block_timestamp, tx_count, doc, voters FROM blocks ORDER BY seq`,
-    );
     // One batch's signatures are checked on the pool while the next batch is read and checked here; no
     // more than one is in flight, so memory stays bounded.
     let verifying: Promise<void> = Promise.resolve();
-    for (;;) {
-      const rows = await this.session.query<BlockRow>(
-        `FETCH FORWARD ${this.batchSize} FROM bigchaindb_audit_blocks`,
-      );
-      if (rows.length === 0) break;
+    await this.storage.forEachBlockRecord(this.batchSize, async (rows) => {
       const { verified } = await this.checkBatch(rows);
       // Handled here so that a failure is not "unhandled" while the previous batch is awaited; the await
       // below still throws it.
@@ -206,7 +163,7 @@ class Audit {
       await verifying;
       verifying = verified;
       this.options.onProgress?.({ ...this.done });
-    }
+    });
     await verifying;
     if (this.genesisId !== undefined && !this.seenGenesis) {
       this.report({
@@ -228,7 +185,7 @@ class Audit {
   }
 
   /** Checks a batch; `verified` is the check of its fulfillments, which may still be running. */
-  private async checkBatch(rows: readonly BlockRow[]): Promise<{ verified: Promise<void> }> {
+  private async checkBatch(rows: readonly BlockRecord[]): Promise<{ verified: Promise<void> }> {
     const checked = rows.map((row) => this.checkBlock(row));
     const ids = rows.map((row) => row.id);
     await this.checkVotes(checked, ids);
@@ -240,7 +197,7 @@ class Audit {
 
   // --- blocks -------------------------------------------------------------------------------------------
 
-  private checkBlock(row: BlockRow): Checked {
+  private checkBlock(row: BlockRecord): Checked {
     // Without the meta row, the first block stands for the genesis block (the meta problem is reported).
     const genesis = this.genesisId === undefined ? !this.seenBlocks : row.id === this.genesisId;
     const checked: Checked = {
@@ -313,11 +270,7 @@ class Audit {
   // --- votes and statuses -------------------------------------------------------------------------------
 
   private async checkVotes(checked: readonly Checked[], ids: readonly string[]): Promise<void> {
-    const rows = await this.session.query<VoteRow>(
-      `SELECT block_id, voter, previous_block, is_block_valid, vote_timestamp, doc FROM votes
-       WHERE block_id = ANY($1::text[]) ORDER BY seq`,
-      [ids],
-    );
+    const rows = await this.storage.voteRecords(ids);
     const byBlock = groupBy(rows, (row) => row.block_id);
     for (const entry of checked) {
       const cast: Vote[] = [];
@@ -330,7 +283,7 @@ class Audit {
   }
 
   /** The vote's own checks; returns its document when it can be counted at all. */
-  private checkVote(row: VoteRow, block: Block | undefined): Vote | undefined {
+  private checkVote(row: VoteRecord, block: Block | undefined): Vote | undefined {
     this.done.votes++;
     const problem = (message: string) =>
       this.report({ kind: 'vote', blockId: row.block_id, voter: row.voter, message });
@@ -408,26 +361,7 @@ class Audit {
   // --- index rows ---------------------------------------------------------------------------------------
 
   private async checkIndexRows(checked: readonly Checked[], ids: readonly string[]): Promise<void> {
-    const transactions = await this.session.query<TransactionRow>(
-      'SELECT tx_id, block_id, position, uuid, live, doc FROM transactions WHERE block_id = ANY($1::text[])',
-      [ids],
-    );
-    const outputs = await this.session.query<{
-      tx_id: string;
-      cid: number;
-      owner: string;
-      block_id: string;
-      live: boolean;
-    }>('SELECT tx_id, cid, owner, block_id, live FROM outputs WHERE block_id = ANY($1::text[])', [ids]);
-    const spends = await this.session.query<{
-      input_txid: string;
-      input_cid: number;
-      spender: string;
-      block_id: string;
-      live: boolean;
-    }>('SELECT input_txid, input_cid, spender, block_id, live FROM spends WHERE block_id = ANY($1::text[])', [
-      ids,
-    ]);
+    const { transactions, outputs, spends } = await this.storage.indexRecords(ids);
     const transactionsByBlock = groupBy(transactions, (row) => row.block_id);
     const outputsByBlock = groupBy(
       outputs.map((row) => ({ block: row.block_id, ...outputRow(row.tx_id, row.cid, row.owner, row.live) })),
@@ -444,7 +378,7 @@ class Audit {
       // A block whose rows cannot be derived has its transactions reported instead.
       if (entry.rows === undefined) continue;
       const id = entry.row.id;
-      this.compareTransactionRows(entry, transactionsByBlock.get(id) ?? []);
+      this.compareTransactionRecords(entry, transactionsByBlock.get(id) ?? []);
       const expected = entry.rows;
       const live = entry.row.status !== 'invalid';
       const o = expected.outputs;
@@ -464,7 +398,7 @@ class Audit {
     }
   }
 
-  private compareTransactionRows(entry: Checked, stored: readonly TransactionRow[]): void {
+  private compareTransactionRecords(entry: Checked, stored: readonly TransactionRecord[]): void {
     const expected = entry.rows?.transactions;
     if (expected === undefined) return;
     const { id, status } = entry.row;
@@ -614,11 +548,7 @@ class Audit {
   private async validSources(txids: readonly string[]): Promise<Map<string, Transaction>> {
     const sources = new Map<string, Transaction>();
     if (txids.length === 0) return sources;
-    const rows = await this.session.query<{ tx_id: string; doc: string }>(
-      `SELECT t.tx_id, t.doc FROM transactions t JOIN blocks b ON b.id = t.block_id
-       WHERE t.tx_id = ANY($1::text[]) AND b.status = 'valid'`,
-      [[...new Set(txids)]],
-    );
+    const rows = await this.storage.validTransactionTexts([...new Set(txids)]);
     for (const row of rows) {
       if (sources.has(row.tx_id)) continue;
       const tx = safely(() => checkTransactionShape(JSON.parse(row.doc)), undefined);
@@ -649,10 +579,7 @@ class Audit {
 
   /** Votes and index rows naming a block that is not stored (the block walk never reaches them). */
   private async checkOrphans(): Promise<void> {
-    const votes = await this.session.query<{ block_id: string; voter: string }>(
-      `SELECT v.block_id, v.voter FROM votes v WHERE NOT EXISTS (SELECT 1 FROM blocks b WHERE b.id = v.block_id)
-       ORDER BY v.seq`,
-    );
+    const votes = await this.storage.orphanedVotes();
     for (const vote of votes) {
       this.done.votes++;
       this.report({
@@ -662,16 +589,7 @@ class Audit {
         message: 'the block it is on is not stored',
       });
     }
-    const rows = await this.session.query<{ tab: string; block_id: string; n: number; txid: string }>(
-      `SELECT 'transactions' AS tab, block_id, count(*)::int AS n, min(tx_id) AS txid FROM transactions t
-         WHERE NOT EXISTS (SELECT 1 FROM blocks b WHERE b.id = t.block_id) GROUP BY block_id
-       UNION ALL
-       SELECT 'outputs', block_id, count(*)::int, min(tx_id) FROM outputs o
-         WHERE NOT EXISTS (SELECT 1 FROM blocks b WHERE b.id = o.block_id) GROUP BY block_id
-       UNION ALL
-       SELECT 'spends', block_id, count(*)::int, min(spender) FROM spends s
-         WHERE NOT EXISTS (SELECT 1 FROM blocks b WHERE b.id = s.block_id) GROUP BY block_id`,
-    );
+    const rows = await this.storage.orphanedIndexRows();
     for (const row of rows) {
       this.report({
         kind: 'transaction',
@@ -688,11 +606,7 @@ class Audit {
    * any row that does not stand for its block has been reported already.
    */
   private async checkValidDuplicates(): Promise<void> {
-    const included = await this.session.query<{ tx_id: string; blocks: string; n: number }>(
-      `SELECT t.tx_id, string_agg(t.block_id, ' ' ORDER BY b.seq) AS blocks, count(*)::int AS n
-       FROM transactions t JOIN blocks b ON b.id = t.block_id WHERE b.status = 'valid'
-       GROUP BY t.tx_id HAVING count(*) > 1 ORDER BY min(b.seq)`,
-    );
+    const included = await this.storage.transactionsInSeveralValidBlocks();
     for (const row of included) {
       const blocks = row.blocks.split(' ');
       this.report({
@@ -702,20 +616,7 @@ class Audit {
         message: `the transaction is in ${row.n} valid blocks: ${blocks.join(', ')}`,
       });
     }
-    const spent = await this.session.query<{
-      input_txid: string;
-      input_cid: number;
-      spenders: string;
-      last_block: string;
-      last_spender: string;
-    }>(
-      `SELECT s.input_txid, s.input_cid,
-              string_agg(s.spender || ' in block ' || s.block_id, ', ' ORDER BY b.seq) AS spenders,
-              (array_agg(s.block_id ORDER BY b.seq DESC))[1] AS last_block,
-              (array_agg(s.spender ORDER BY b.seq DESC))[1] AS last_spender
-       FROM spends s JOIN blocks b ON b.id = s.block_id WHERE b.status = 'valid'
-       GROUP BY s.input_txid, s.input_cid HAVING count(DISTINCT s.spender) > 1 ORDER BY min(b.seq)`,
-    );
+    const spent = await this.storage.outputsSpentInSeveralValidBlocks();
     for (const row of spent) {
       this.report({
         kind: 'chain',
@@ -774,7 +675,7 @@ function isCanonical(text: string, block: Block, rows: DerivedRows | undefined):
   );
 }
 
-function differingBlockColumns(row: BlockRow, block: Block): string[] {
+function differingBlockColumns(row: BlockRecord, block: Block): string[] {
   return [
     row.id === block.id ? undefined : `id (the document's id is ${block.id})`,
     row.node_pubkey === block.block.node_pubkey ? undefined : 'node_pubkey',
