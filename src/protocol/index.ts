@@ -10,5 +10,6 @@ export * from './validation-errors.ts';
 export * from './validation.ts';
 export * from './block.ts';
 export * from './vote.ts';
+export * from './stored.ts';
 export * from './election.ts';
 export * from './consensus.ts';
