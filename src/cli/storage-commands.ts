@@ -4,7 +4,7 @@ import type { Readable, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { NodeConfig } from '../config/config.ts';
 import { Bigchain } from '../node/bigchain.ts';
-import { setReplicas, setShards, type AdminReport } from '../storage/admin.ts';
+import { setReplicas, setShards, type AdminReport } from '../ops/cluster.ts';
 import { DatabaseAlreadyExists } from '../storage/errors.ts';
 import {
   backup,
@@ -12,7 +12,7 @@ import {
   rebuildDerivedRows,
   restore,
   type BackupProgress,
-} from '../storage/maintenance.ts';
+} from '../ops/index.ts';
 import { openStorage } from '../storage/open.ts';
 import type { Storage } from '../storage/storage.ts';
 import {
@@ -62,7 +62,7 @@ export async function runInit(context: Context): Promise<void> {
         );
         return;
       }
-      context.io.stdout.write(`Initialised the ${databaseLabel(cfg)}; genesis block ${genesis.id}.\n`);
+      context.io.stdout.write(`Initialized the ${databaseLabel(cfg)}; genesis block ${genesis.id}.\n`);
     },
     { create: true },
   );

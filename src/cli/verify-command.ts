@@ -1,5 +1,5 @@
 import type { Writable } from 'node:stream';
-import { auditChain, formatProblem, type AuditProgress } from '../node/audit.ts';
+import { auditChain, formatProblem, type AuditProgress } from '../ops/audit.ts';
 import { VerifyPool } from '../node/verify-pool.ts';
 import { openStorage } from '../storage/open.ts';
 import { commandConfig, type Context } from './context.ts';

@@ -5,8 +5,8 @@
 export class BigchainDBError extends Error {
   readonly details: Record<string, unknown>;
 
-  constructor(message: string, details: Record<string, unknown> = {}) {
-    super(message);
+  constructor(message: string, details: Record<string, unknown> = {}, options?: ErrorOptions) {
+    super(message, options);
     this.name = new.target.name;
     this.details = details;
   }
@@ -26,4 +26,9 @@ export function errorCode(error: unknown): string | undefined {
   return typeof error === 'object' && error !== null && 'code' in error && typeof error.code === 'string'
     ? error.code
     : undefined;
+}
+
+/** The message of anything thrown, for a sentence that names what went wrong. */
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

@@ -347,7 +347,8 @@ export interface ValidationStages {
   ): Promise<(ValidationError | null)[]>;
 }
 
-const BASE_STAGES: ValidationStages = {
+/** The base rules' stages (BaseConsensusRules), for callers without a consensus plugin. */
+export const BASE_VALIDATION_STAGES: ValidationStages = {
   prepareTransaction: (ctx, value) => prepareTransaction(value, ctx),
   verifyFulfillments: (jobs, verify) => verify(jobs),
 };
@@ -372,7 +373,7 @@ export async function validateWithStages(
  * transaction typed.
  */
 export function validateTransaction(value: unknown, ctx: ValidationContext): Promise<Transaction> {
-  return validateWithStages(BASE_STAGES, value, ctx);
+  return validateWithStages(BASE_VALIDATION_STAGES, value, ctx);
 }
 
 /** Like validateTransaction, but reports a validation failure as a result instead of throwing it. */

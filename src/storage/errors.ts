@@ -9,11 +9,11 @@ export class DatabaseAlreadyExists extends StorageError {
   }
 }
 
-/** drop, or any use, of a database that was never initialised (the seed's DatabaseDoesNotExist). */
+/** drop, or any use, of a database that was never initialized (the seed's DatabaseDoesNotExist). */
 export class DatabaseDoesNotExist extends StorageError {
   static named(database: string): DatabaseDoesNotExist {
     return new DatabaseDoesNotExist(
-      `Database \`${database}\` does not exist or is not initialised; run \`bigchaindb init\``,
+      `Database \`${database}\` does not exist or is not initialized; run \`bigchaindb init\``,
       { database },
     );
   }

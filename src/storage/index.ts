@@ -7,5 +7,3 @@ export { PostgresDriver, type PostgresConnection } from './postgres-driver.ts';
 export { conditionOwners, DerivedRows } from './rows.ts';
 export { FEED_TABLES, PARTITIONED_TABLES, type FeedTable, type PartitionedTable } from './schema.ts';
 export * from './storage.ts';
-export * from './admin.ts';
-export * from './maintenance.ts';

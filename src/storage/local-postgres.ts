@@ -138,13 +138,13 @@ export async function postgresLogTail(logFile: string, lines = 40): Promise<stri
   }
 }
 
-/** A server started on `dir` (created and initialised on first use) for the node; stop() shuts it down. */
+/** A server started on `dir` (created and initialized on first use) for the node; stop() shuts it down. */
 export interface LocalPostgres {
   host: string;
   port: number;
   user: string;
   /**
-   * `created`: initialised and started now; `started`: an existing cluster started now; `adopted`: already
+   * `created`: initialized and started now; `started`: an existing cluster started now; `adopted`: already
    * running on `port` (left by a start that was killed before it could stop it), used and stopped as ours
    */
   state: 'created' | 'started' | 'adopted';

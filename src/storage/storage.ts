@@ -19,6 +19,7 @@ import {
   type BlockConflict,
 } from './errors.ts';
 import { blockText, DerivedRows } from './rows.ts';
+import * as operations from './queries/operations.ts';
 import { DROP_STATEMENTS, SCHEMA_VERSION, schemaStatements, type FeedTable } from './schema.ts';
 
 export type BlockStatus = 'undecided' | 'valid' | 'invalid';
@@ -868,6 +869,91 @@ export class Storage {
   }
 
   // --- internals ----------------------------------------------------------------------------------------
+
+  // --- operator tools (src/ops) -----------------------------------------------------------------------
+
+  /** Runs `each` on every vote row in insertion order, `batchSize` at a time through a cursor. */
+  async forEachVoteRecord(batchSize: number, each: (rows: VoteRecord[]) => Promise<void>): Promise<void> {
+    await this.atomically((session) =>
+      forEachRow<VoteRecord>(
+        session,
+        'SELECT v.block_id, v.voter, v.previous_block, v.is_block_valid, v.vote_timestamp, v.doc FROM votes v ORDER BY v.seq',
+        batchSize,
+        each,
+      ),
+    );
+  }
+
+  async setMeta(key: string, value: string): Promise<void> {
+    await operations.setMeta(this.sql, key, value);
+  }
+
+  async deleteMeta(key: string): Promise<void> {
+    await operations.deleteMeta(this.sql, key);
+  }
+
+  /** The voters of each of the stored blocks, decided or not. */
+  blockVoters(ids: readonly string[]): Promise<Map<string, string[]>> {
+    return blockVoters(this.sql, ids);
+  }
+
+  /** Which of the (block, voter) pairs already have a stored vote. */
+  storedVoteKeys(
+    keys: readonly { blockId: string; voter: string }[],
+  ): Promise<{ blockId: string; voter: string }[]> {
+    return operations.storedVoteKeys(this.sql, keys);
+  }
+
+  /** The last block, by insertion order, decided valid, or the genesis block when none is after it. */
+  async lastValidBlock(): Promise<{ id: string; seq: string }> {
+    const genesisId = await this.genesisBlockId();
+    const last = await operations.lastValidBlock(this.sql, genesisId);
+    if (last === undefined) throw new StorageError(`Database \`${this.name}\` has no genesis block`);
+    return last;
+  }
+
+  /**
+   * Deletes every block stored after `seq`, with its votes and index rows, in one transaction. Returns the
+   * deleted blocks' ids in insertion order and the votes and transactions rows deleted.
+   */
+  deleteBlocksAfter(seq: string): Promise<{ blocks: string[]; votes: number; transactions: number }> {
+    return this.atomically((session) => operations.deleteBlocksAfter(session, seq));
+  }
+
+  /** Deletes the whole backlog; returns how many entries it held. */
+  clearBacklog(): Promise<number> {
+    return operations.clearBacklog(this.sql);
+  }
+
+  /** REINDEX of every table; outside any transaction (a sharded table's REINDEX cannot run in one). */
+  async reindex(): Promise<void> {
+    if (this.session !== undefined) throw new StorageError('REINDEX cannot run inside a transaction');
+    await operations.reindexTables(this.sql);
+  }
+
+  /** Empties the transactions, outputs and spends tables, to be derived anew with writeDerivedRows. */
+  async clearDerivedRows(): Promise<void> {
+    await operations.clearDerivedRows(this.sql);
+  }
+
+  /** Writes index rows derived from blocks already stored; returns the rows written per table. */
+  writeDerivedRows(rows: DerivedRows): Promise<{ transactions: number; outputs: number; spends: number }> {
+    return insertDerivedRows(this.sql, rows);
+  }
+
+  /** Lays the large tables out as `shards` hash partitions each, in one transaction; returns rows copied. */
+  layOutTables(shards: number): Promise<number> {
+    return this.atomically((session) => operations.layOutTables(session, shards));
+  }
+
+  /** Makes every commit wait for `standbys` synchronous standbys (0: none); needs a superuser. */
+  async setSynchronousStandbys(standbys: number): Promise<void> {
+    await operations.setSynchronousStandbys(this.sql, standbys);
+  }
+
+  replicationState(): Promise<operations.ReplicationState> {
+    return operations.replicationState(this.sql);
+  }
 
   private feed<T>(
     table: FeedTable,

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { after, before, test } from 'node:test';
-import { backup } from '../../src/storage/maintenance.ts';
+import { backup } from '../../src/ops/index.ts';
 import { federationFates, total, writeLongChain, type LongChain } from '../support/long-chain.ts';
 import { runCli } from '../support/processes.ts';
 import { describeEachBackend } from '../support/storage-backends.ts';

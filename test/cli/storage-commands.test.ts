@@ -30,14 +30,14 @@ describe('bigchaindb storage commands', () => {
     assert.equal(dropMissing.code, 1);
     assert.match(
       dropMissing.stderr,
-      /^bigchaindb: Database `.*data` does not exist or is not initialised; run `bigchaindb init`\n$/,
+      /^bigchaindb: Database `.*data` does not exist or is not initialized; run `bigchaindb init`\n$/,
     );
 
     const init = await runCli(['init'], env);
     assert.equal(init.code, 0, init.stderr);
     assert.match(
       init.stdout,
-      /^Initialised the embedded database in .*\/data; genesis block [0-9a-f]{64}\.\n$/,
+      /^Initialized the embedded database in .*\/data; genesis block [0-9a-f]{64}\.\n$/,
     );
     const again = await runCli(['init'], env);
     assert.equal(again.code, 0);
@@ -84,7 +84,7 @@ describe('bigchaindb storage commands', () => {
     assert.equal(occupied.code, 1);
     assert.match(
       occupied.stderr,
-      /is already initialised; restore only writes into an empty database: run `bigchaindb drop` first/,
+      /is already initialized; restore only writes into an empty database: run `bigchaindb drop` first/,
     );
     assert.equal((await runCli(['-y', 'drop'], local)).code, 0);
     const restored = await runCli(['restore', file], local);
@@ -195,7 +195,7 @@ describe('bigchaindb storage commands', () => {
       assert.equal(init.code, 0, init.stderr);
       assert.match(
         init.stdout,
-        new RegExp(`^Initialised the PostgreSQL database \`federation\` on ${server.host}:${server.port}`),
+        new RegExp(`^Initialized the PostgreSQL database \`federation\` on ${server.host}:${server.port}`),
       );
       const shards = await runCli(['set-shards', '3'], pgEnv);
       assert.equal(shards.code, 0, shards.stderr);

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import type { Block } from '../../src/protocol/block.ts';
 import type { KeyPair } from '../../src/protocol/crypto.ts';
 import type { Transaction } from '../../src/protocol/transaction.ts';
-import { auditChain, formatProblem, type AuditProblem, type AuditProgress } from '../../src/node/audit.ts';
+import { auditChain, formatProblem, type AuditProblem, type AuditProgress } from '../../src/ops/audit.ts';
 import { Bigchain } from '../../src/node/bigchain.ts';
 import { VerifyPool } from '../../src/node/verify-pool.ts';
 import type { Storage } from '../../src/storage/storage.ts';

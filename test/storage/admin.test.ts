@@ -7,10 +7,9 @@ import {
   IN_MEMORY_PATH,
   PGliteDriver,
   PostgresDriver,
-  setReplicas,
-  setShards,
   Storage,
 } from '../../src/storage/index.ts';
+import { setReplicas, setShards } from '../../src/ops/cluster.ts';
 import { generateKeyPair, TestChain } from '../support/chain.ts';
 import { startPostgres, startStandby, type PostgresServer } from '../support/postgres.ts';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
-import { backup, BackupError, pruneAfterLastValidBlock, restore } from '../../src/storage/maintenance.ts';
+import { backup, BackupError, pruneAfterLastValidBlock, restore } from '../../src/ops/index.ts';
 import type { Storage } from '../../src/storage/storage.ts';
 import {
   federationFates,

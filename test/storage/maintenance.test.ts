@@ -20,7 +20,7 @@ import {
   restore,
   type BackupOptions,
   type BackupProgress,
-} from '../../src/storage/maintenance.ts';
+} from '../../src/ops/index.ts';
 import { PGliteDriver } from '../../src/storage/pglite-driver.ts';
 import { PostgresDriver } from '../../src/storage/postgres-driver.ts';
 import { Storage } from '../../src/storage/storage.ts';
@@ -548,14 +548,14 @@ for (const name of BACKEND_NAMES) {
       assert.equal((await restore(target, good)).blocks, 4);
     });
 
-    it('refuses to restore into an initialised database, which it leaves as it was', async () => {
+    it('refuses to restore into an initialized database, which it leaves as it was', async () => {
       const storage = await backend.fresh();
       await populate(storage);
       const text = await backupText(storage);
       const before = await snapshot(storage);
       await assert.rejects(restore(storage, linesOf(text)), (error: unknown) => {
         assert.ok(error instanceof DatabaseAlreadyExists);
-        assert.match(error.message, /is already initialised; .*run `bigchaindb drop` first/);
+        assert.match(error.message, /is already initialized; .*run `bigchaindb drop` first/);
         return true;
       });
       assert.deepEqual(await snapshot(storage), before);
@@ -579,7 +579,7 @@ for (const name of BACKEND_NAMES) {
       }
       const running = restore(target, input());
       await reachedPause;
-      // The restore is waiting for its input: the database is initialised but must not be used.
+      // The restore is waiting for its input: the database is initialized but must not be used.
       assert.equal(await target.isInitialized(), true);
       await assert.rejects(restore(target, good), (error: unknown) => {
         assert.ok(error instanceof DatabaseAlreadyExists);

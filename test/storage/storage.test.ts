@@ -27,7 +27,7 @@ async function collect<T>(feed: Changefeed<T>, count: number): Promise<T[]> {
 }
 
 describeEachBackend('storage', (backend) => {
-  async function initialised(): Promise<{ storage: Storage; chain: TestChain }> {
+  async function initialized(): Promise<{ storage: Storage; chain: TestChain }> {
     const storage = await backend().fresh();
     const chain = new TestChain();
     await storage.init(chain.genesis);
@@ -38,7 +38,7 @@ describeEachBackend('storage', (backend) => {
     const storage = await backend().fresh();
     assert.equal(await storage.isInitialized(), false);
     await assert.rejects(storage.counts(), DatabaseDoesNotExist);
-    await assert.rejects(storage.drop(), /does not exist or is not initialised; run `bigchaindb init`/);
+    await assert.rejects(storage.drop(), /does not exist or is not initialized; run `bigchaindb init`/);
     const chain = new TestChain();
     await storage.init(chain.genesis);
     assert.equal(await storage.isInitialized(), true);
@@ -54,7 +54,7 @@ describeEachBackend('storage', (backend) => {
   });
 
   test('blocks keep their canonical text byte for byte, so ids re-verify from storage alone', async () => {
-    const { storage, chain } = await initialised();
+    const { storage, chain } = await initialized();
     const alice = generateKeyPair();
     const tx = chain.create(alice.publicKey, {
       float: 1.5,
@@ -77,7 +77,7 @@ describeEachBackend('storage', (backend) => {
   });
 
   test('backlog: batched insert reports duplicates, lookups by id and by assignee in timestamp order', async () => {
-    const { storage, chain } = await initialised();
+    const { storage, chain } = await initialized();
     const other = generateKeyPair().publicKey;
     const txs = [chain.create(other), chain.create(other), chain.create(other)];
     txs[0]!.transaction.timestamp = '1500000002';
@@ -104,7 +104,7 @@ describeEachBackend('storage', (backend) => {
   });
 
   test('only backlog copies of transactions in a live block are removed as included', async () => {
-    const { storage, chain } = await initialised();
+    const { storage, chain } = await initialized();
     const owner = generateKeyPair().publicKey;
     const [kept, replayed] = [chain.create(owner), chain.create(owner)];
     const block = chain.block([replayed]);
@@ -117,7 +117,7 @@ describeEachBackend('storage', (backend) => {
   });
 
   test('writing a block removes its transactions from the backlog in the same transaction', async () => {
-    const { storage, chain } = await initialised();
+    const { storage, chain } = await initialized();
     const alice = generateKeyPair().publicKey;
     const inBlock = chain.create(alice);
     const waiting = chain.create(alice);
@@ -127,7 +127,7 @@ describeEachBackend('storage', (backend) => {
   });
 
   test('transactions by id, by containing block with status, and by payload uuid', async () => {
-    const { storage, chain } = await initialised();
+    const { storage, chain } = await initialized();
     const tx = chain.create(generateKeyPair().publicKey);
     const block = chain.block([tx]);
     await storage.writeBlock(block);
@@ -148,7 +148,7 @@ describeEachBackend('storage', (backend) => {
   });
 
   test('outputs by owner include every participant of a threshold and drop spent outputs', async () => {
-    const { storage, chain } = await initialised();
+    const { storage, chain } = await initialized();
     const alice = generateKeyPair();
     const bob = generateKeyPair();
     const carol = generateKeyPair();
@@ -183,7 +183,7 @@ describeEachBackend('storage', (backend) => {
   });
 
   test('a block that would double-spend or re-include a transaction is refused whole, naming the clash', async () => {
-    const { storage, chain } = await initialised();
+    const { storage, chain } = await initialized();
     const alice = generateKeyPair();
     const asset = chain.create(alice.publicKey);
     await storage.writeBlock(chain.block([asset]));
@@ -238,7 +238,7 @@ describeEachBackend('storage', (backend) => {
   });
 
   test('invalidating a block frees its spends, requeues its transactions once, and is decided only once', async () => {
-    const { storage, chain } = await initialised();
+    const { storage, chain } = await initialized();
     const alice = generateKeyPair();
     const asset = chain.create(alice.publicKey);
     await storage.writeBlock(chain.block([asset]));
@@ -278,7 +278,7 @@ describeEachBackend('storage', (backend) => {
   });
 
   test('votes: one per node and block, read back by block and as the voter’s last vote', async () => {
-    const { storage, chain } = await initialised();
+    const { storage, chain } = await initialized();
     const tx = chain.create(generateKeyPair().publicKey);
     const block = chain.block([tx]);
     await storage.writeBlock(block);
@@ -309,7 +309,7 @@ describeEachBackend('storage', (backend) => {
   });
 
   test('stale backlog entries move to another node and come through the changefeed again', async () => {
-    const { storage, chain } = await initialised();
+    const { storage, chain } = await initialized();
     const [a, b] = [generateKeyPair().publicKey, generateKeyPair().publicKey];
     const tx = chain.create(a);
     await storage.writeBacklog([{ transaction: tx, assignee: a }]);
@@ -331,7 +331,7 @@ describeEachBackend('storage', (backend) => {
   });
 
   test('rejected transactions leave the backlog and keep their reason', async () => {
-    const { storage, chain } = await initialised();
+    const { storage, chain } = await initialized();
     const tx = chain.create(generateKeyPair().publicKey);
     await storage.writeBacklog([{ transaction: tx, assignee: 'n' }]);
     await storage.rejectTransactions([{ transaction: tx, reason: 'Invalid fulfillment 0' }]);
@@ -342,7 +342,7 @@ describeEachBackend('storage', (backend) => {
   });
 
   test('changefeeds deliver every insert once, in order, from the start or from the head', async () => {
-    const { storage, chain } = await initialised();
+    const { storage, chain } = await initialized();
     // More than 10 rows, so that any text (not numeric) ordering of positions would show.
     const fromStart = collect(storage.blockFeed(), 13);
     const head = await storage.feedHead();
@@ -366,7 +366,7 @@ describeEachBackend('storage', (backend) => {
   });
 
   test('changefeed: a row whose writer commits late is delivered, and in (xid, seq) order', async () => {
-    const { storage, chain } = await initialised();
+    const { storage, chain } = await initialized();
     const feed = storage.backlogFeed({ after: await storage.feedHead() });
     const seen = collect(feed, 2);
     const early = chain.create(generateKeyPair().publicKey);
@@ -395,7 +395,7 @@ describeEachBackend('storage', (backend) => {
   });
 
   test('storage.transaction runs every query of its Storage in it: a throw rolls back them all', async () => {
-    const { storage, chain } = await initialised();
+    const { storage, chain } = await initialized();
     const tx = chain.create(generateKeyPair().publicKey);
     const block = chain.block([chain.create(generateKeyPair().publicKey)]);
     await assert.rejects(
@@ -420,7 +420,7 @@ describeEachBackend('storage', (backend) => {
   });
 
   test('storage.snapshot reads one instant and writes nothing', async () => {
-    const { storage, chain } = await initialised();
+    const { storage, chain } = await initialized();
     const tx = chain.create(generateKeyPair().publicKey);
     const counts = await storage.snapshot((snapshot) => snapshot.counts());
     assert.deepEqual(counts, { blocks: 1, transactions: 1, votes: 0, backlog: 0 });
@@ -435,7 +435,7 @@ describeEachBackend('storage', (backend) => {
   });
 
   test('racing writers: of two blocks spending one output, exactly one is stored', async () => {
-    const { storage, chain } = await initialised();
+    const { storage, chain } = await initialized();
     const alice = generateKeyPair();
     const assets = Array.from({ length: 20 }, () => chain.create(alice.publicKey));
     await storage.writeBlock(chain.block(assets));
@@ -452,7 +452,7 @@ describeEachBackend('storage', (backend) => {
   });
 
   test('planner statistics are refreshed as the chain grows, without waiting for autovacuum', async () => {
-    const { storage, chain } = await initialised();
+    const { storage, chain } = await initialized();
     const owner = generateKeyPair().publicKey;
     const statistics = async () => {
       const [row] = await storage.driver.query<{ rows: number }>(

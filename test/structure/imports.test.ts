@@ -55,13 +55,16 @@ function layerOf(file: string): string {
 /**
  * What each layer may import from the others, bottom up (README "Layout"): the protocol is pure, storage
  * knows only the protocol, the node composes both, the API is transport over the node's public classes,
- * the driver is a client of the wire format only, the CLI on top.
+ * the operator tools (ops) work on storage with the protocol's checks (and the node's worker pool), the
+ * driver is a client of the wire format only, the CLI on top.
  */
 const ALLOWED: Record<string, (target: string) => boolean> = {
   protocol: (target) => layerOf(target) === 'protocol',
   storage: (target) => ['protocol', 'storage'].includes(layerOf(target)),
   config: (target) => ['protocol', 'config'].includes(layerOf(target)) || target.endsWith('storage/open.ts'),
   node: (target) => ['protocol', 'storage', 'config', 'node'].includes(layerOf(target)),
+  ops: (target) =>
+    ['protocol', 'storage', 'ops'].includes(layerOf(target)) || target.endsWith('node/verify-pool.ts'),
   api: (target) =>
     ['protocol', 'config', 'api'].includes(layerOf(target)) ||
     target.endsWith('storage/errors.ts') ||

@@ -9,7 +9,7 @@ import { startPostgres, type PostgresServer } from './postgres.ts';
 /** One backend for the shared storage suite: hands out empty databases and cleans up after itself. */
 export interface StorageBackend {
   readonly name: BackendName;
-  /** A Storage on an empty, not yet initialised database that no other test uses. */
+  /** A Storage on an empty, not yet initialized database that no other test uses. */
   fresh(): Promise<Storage>;
   close(): Promise<void>;
   /** the PostgreSQL server, for tests that run its tools (absent for the embedded backend) */
