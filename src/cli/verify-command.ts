@@ -1,5 +1,6 @@
 import type { Writable } from 'node:stream';
 import { auditChain, formatProblem, type AuditProgress } from '../ops/audit.ts';
+import { loadConsensusPlugin } from '../node/consensus-plugin.ts';
 import { VerifyPool } from '../node/verify-pool.ts';
 import { openStorage } from '../storage/open.ts';
 import { commandConfig, type Context } from './context.ts';
@@ -12,7 +13,8 @@ const POOL_THRESHOLD = 5_000;
 const PROGRESS_INTERVAL_MS = 5_000;
 
 /**
- * `bigchaindb verify`: the tamper audit (src/node/audit.ts) of the configured database. One line per problem
+ * `bigchaindb verify`: the tamper audit (src/ops/audit.ts) of the configured database, under the configured
+ * consensus plugin's rules. One line per problem
  * on stdout as it is found, then a summary line; progress on stderr during long runs. Exits 1 when anything
  * was found.
  */
@@ -21,6 +23,7 @@ export async function runVerify(context: Context): Promise<void> {
   // Like restore: with a configured keypair, block creators and CREATE signers must be federation members.
   const federation = config.keypair.public === null ? undefined : [...config.keyring, config.keypair.public];
   const { stdout, stderr } = context.io;
+  const stages = await loadConsensusPlugin(config.consensus_plugin);
   const progress = throttled(stderr);
   let found = 0;
   const storage = await openStorage(config.database);
@@ -30,6 +33,7 @@ export async function runVerify(context: Context): Promise<void> {
     // Starting the workers costs more than checking a small chain on this thread.
     if ((await storage.counts()).transactions >= POOL_THRESHOLD) pool = new VerifyPool();
     report = await auditChain(storage, {
+      stages,
       ...(pool === undefined ? {} : { pool }),
       // Printed as found, so the report keeps none: memory stays flat however many there are.
       maxProblems: 0,
