@@ -457,7 +457,7 @@ function outputColumn(item: SqlNode[], position: number): OutputColumn {
   if (cast.rest.length > 0) {
     // `seq::text seq`: an alias without AS. Anything longer means the cast was not the outermost operation.
     if (alias !== undefined || cast.rest.length !== 1 || !isIdent(cast.rest[0])) return plain;
-    alias = (cast.rest[0] as Token).value;
+    alias = cast.rest[0].value;
   }
   const source = columnName(cast.argument);
   // PostgreSQL names a cast column after the column it casts, else after the type.
