@@ -285,7 +285,7 @@ export class Bigchain {
     try {
       await this.storage.init(genesis);
     } catch (error) {
-      // Another node of the federation initialised the shared database first.
+      // Another node of the federation initialized the shared database first.
       if (error instanceof DatabaseAlreadyExists)
         throw new GenesisBlockAlreadyExistsError('Cannot create the Genesis block');
       throw error;
