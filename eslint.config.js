@@ -1,9 +1,45 @@
 import tseslint from 'typescript-eslint';
 
-export default tseslint.config({ ignores: ['node_modules/', 'coverage/'] }, ...tseslint.configs.recommended, {
-  rules: {
-    '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
-    eqeqeq: ['error', 'always'],
-    'no-console': 'off',
+export default tseslint.config(
+  { ignores: ['node_modules/', 'coverage/'] },
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: {
+        projectService: true,
+        tsconfigRootDir: import.meta.dirname,
+      },
+    },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+      eqeqeq: ['error', 'always'],
+      'no-console': 'off',
+      // Off: an async function with no await is deliberate here (async handlers, stop(), test doubles), so a
+      // throw in it is a rejection, never a synchronous throw, and it keeps its Promise-returning contract.
+      '@typescript-eslint/require-await': 'off',
+      // node:test's test/describe/it/suite return promises the runner itself awaits and reports.
+      '@typescript-eslint/no-floating-promises': [
+        'error',
+        {
+          allowForKnownSafeCalls: [
+            { from: 'package', name: ['test', 'describe', 'it', 'suite'], package: 'node:test' },
+          ],
+        },
+      ],
+    },
   },
-});
+  {
+    files: ['**/*.js', '**/*.mjs', '**/*.cjs'],
+    ...tseslint.configs.disableTypeChecked,
+  },
+  // TODO(issue 15): remove once src/storage is split. Files being rewritten elsewhere keep these findings
+  // until then; the rules stay on for every other file.
+  {
+    files: ['src/cli/storage-commands.ts'],
+    rules: { '@typescript-eslint/unbound-method': 'off' },
+  },
+  {
+    files: ['bench/node.ts', 'test/storage/stored-documents.test.ts'],
+    rules: { '@typescript-eslint/no-unnecessary-type-assertion': 'off' },
+  },
+);

@@ -1,9 +1,9 @@
 /**
  * "The Python Server API by Example" from the BigchainDB 0.6 documentation, ported step by step to the
- * TypeScript `Bigchain` class (the same calls in camelCase: create_transaction → createTransaction,
- * b.me_private → b.mePrivate, ...). Each section of the page is a section below, in the page's order; the
- * script prints what the page shows and checks every outcome the page describes, exiting with 1 and a
- * message when one does not hold.
+ * TypeScript `Bigchain` class (the same calls in camelCase: create_transaction → createTransaction, ...;
+ * the node's private key stays inside Bigchain, so b.sign_transaction(tx, b.me_private) → b.signAsNode(tx)).
+ * Each section of the page is a section below, in the page's order; the script prints what the page shows
+ * and checks every outcome the page describes, exiting with 1 and a message when one does not hold.
  *
  *   npm run example:server-api                    # the node configuration in ~/.bigchaindb
  *   npm run example:server-api -- -c node.json    # or BIGCHAINDB_CONFIG_PATH=node.json
@@ -60,7 +60,7 @@ async function serverApiByExample(b: Bigchain, waitUntil: Waiter): Promise<void>
   const tx = b.createTransaction(b.me, testuser1Pub, null, 'CREATE', { payload: digitalAssetPayload });
 
   // All transactions need to be signed by the user creating the transaction
-  const txSigned = await b.signTransaction(tx, b.mePrivate);
+  const txSigned = await b.signAsNode(tx);
 
   // Write the transaction to the bigchain.
   // The transaction will be stored in a backlog where it will be validated,
@@ -155,7 +155,7 @@ async function serverApiByExample(b: Bigchain, waitUntil: Waiter): Promise<void>
   const txMultisig = b.createTransaction(b.me, [testuser1Pub, testuser2Pub], null, 'CREATE');
 
   // Have the federation node sign the transaction
-  const txMultisigSigned = await b.signTransaction(txMultisig, b.mePrivate);
+  const txMultisigSigned = await b.signAsNode(txMultisig);
 
   // Write the transaction
   await b.writeTransaction(txMultisigSigned);
@@ -219,7 +219,7 @@ async function serverApiByExample(b: Bigchain, waitUntil: Waiter): Promise<void>
   const mimoAssets: Transaction[] = [];
   for (let i = 0; i < 3; i++) {
     const txMimoAsset = b.createTransaction(b.me, testuser1Pub, null, 'CREATE');
-    const txMimoAssetSigned = await b.signTransaction(txMimoAsset, b.mePrivate);
+    const txMimoAssetSigned = await b.signAsNode(txMimoAsset);
     await b.writeTransaction(txMimoAssetSigned);
     mimoAssets.push(txMimoAssetSigned);
   }
@@ -395,7 +395,7 @@ async function serverApiByExample(b: Bigchain, waitUntil: Waiter): Promise<void>
   hashlockTx.id = getHashData(hashlockTx);
 
   // The asset needs to be signed by the owner_before
-  const hashlockTxSigned = await b.signTransaction(hashlockTx, b.mePrivate);
+  const hashlockTxSigned = await b.signAsNode(hashlockTx);
 
   // Some validations
   checkEqual(
@@ -484,7 +484,7 @@ async function serverApiByExample(b: Bigchain, waitUntil: Waiter): Promise<void>
   txTimeout.id = getHashData(txTimeout);
 
   // The asset needs to be signed by the owner_before
-  const txTimeoutSigned = await b.signTransaction(txTimeout, b.mePrivate);
+  const txTimeoutSigned = await b.signAsNode(txTimeout);
 
   // Some validations
   checkEqual(await b.validateTransaction(txTimeoutSigned), txTimeoutSigned, 'validate_transaction (timeout)');

@@ -102,9 +102,8 @@ export async function run(argv: readonly string[], io: CliIO = processIO()): Pro
 }
 
 /**
- * `start [--experimental-start-postgresql] [--accept-federation-change]`. On a fresh machine (no -c, no
- * BIGCHAINDB_CONFIG_PATH, no file at the default path) it first writes a configuration with a new keypair
- * (so `npm start` needs nothing else); the node creates the database with its genesis block.
+ * `start [--experimental-start-postgresql] [--accept-federation-change]`: runs the node (startNode) until
+ * SIGINT or SIGTERM, listening for them from the first moment.
  */
 async function runStart(context: Context): Promise<void> {
   // Listening from the first moment: a signal during start-up stops the node cleanly once it runs (and the
@@ -121,6 +120,12 @@ async function runStart(context: Context): Promise<void> {
   }
 }
 
+/**
+ * Loads the configuration and runs the node, on a local PostgreSQL server of its own with
+ * --experimental-start-postgresql. On a fresh machine (no -c, no BIGCHAINDB_CONFIG_PATH, no file at the
+ * default path) it first writes a configuration with a new keypair (so `npm start` needs nothing else); the
+ * node creates the database with its genesis block.
+ */
 async function startNode(
   context: Context,
   withLocalPostgres: boolean,

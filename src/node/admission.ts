@@ -153,7 +153,7 @@ export class Admission {
         late.push(this.admitLate(submission, created, refusal));
         continue;
       }
-      const signed = await b.signTransaction(created, b.mePrivate);
+      const signed = await b.signAsNode(created);
       // Signed here a moment ago: nothing to check.
       this.verified?.add({
         tx: signed,

@@ -78,19 +78,20 @@ export interface BigchainOptions {
 export class Bigchain {
   readonly storage: Storage;
   readonly me: string;
-  /** this node's private key (0.6 `me_private`, used by the server-API examples to sign CREATEs) */
-  readonly mePrivate: string;
   readonly nodesExceptMe: readonly string[];
   /** the voters of every block this node creates: its keyring, then itself (0.6 order) */
   readonly federation: readonly string[];
   readonly consensus: ConsensusRules;
-  private readonly keyPair: KeyPair;
+  /**
+   * This node's keypair. Its private key (0.6's public `me_private` attribute) stays in here: it signs blocks,
+   * votes and the genesis block, and the node's CREATEs through signAsNode.
+   */
+  readonly #keyPair: KeyPair;
 
   constructor(options: BigchainOptions) {
     this.storage = options.storage;
-    this.keyPair = options.keyPair;
+    this.#keyPair = options.keyPair;
     this.me = options.keyPair.publicKey;
-    this.mePrivate = options.keyPair.privateKey;
     this.nodesExceptMe = (options.keyring ?? []).filter((key) => key !== this.me);
     this.federation = [...this.nodesExceptMe, this.me];
     this.consensus = options.consensus ?? new BaseConsensusRules();
@@ -124,6 +125,11 @@ export class Bigchain {
       privateKeys,
       lookupInTransactions(await this.inputTransactions(tx)),
     );
+  }
+
+  /** signTransaction with this node's private key: 0.6's `b.sign_transaction(tx, b.me_private)`. */
+  signAsNode(tx: Transaction): Promise<Transaction> {
+    return this.signTransaction(tx, this.#keyPair.privateKey);
   }
 
   /** Whether every fulfillment is valid for the output it spends (signatures only, as in 0.6). */
@@ -265,7 +271,7 @@ export class Bigchain {
   // --- blocks and votes -----------------------------------------------------------------------------------
 
   createBlock(transactions: readonly Transaction[]): Block {
-    return createBlock(transactions, this.keyPair, this.federation);
+    return createBlock(transactions, this.#keyPair, this.federation);
   }
 
   writeBlock(block: Block): Promise<void> {
@@ -274,7 +280,7 @@ export class Bigchain {
 
   /** The genesis block this node would write: a GENESIS transaction in a block it signs. */
   prepareGenesisBlock(): Block {
-    return prepareGenesisBlock(this.keyPair, this.federation);
+    return prepareGenesisBlock(this.#keyPair, this.federation);
   }
 
   /** Creates the schema and writes this node's genesis block; refuses when the chain exists. */
@@ -285,7 +291,7 @@ export class Bigchain {
     try {
       await this.storage.init(genesis);
     } catch (error) {
-      // Another node of the federation initialised the shared database first.
+      // Another node of the federation initialized the shared database first.
       if (error instanceof DatabaseAlreadyExists)
         throw new GenesisBlockAlreadyExistsError('Cannot create the Genesis block');
       throw error;
@@ -364,7 +370,7 @@ export class Bigchain {
     decision: boolean,
     invalidReason: string | null = null,
   ): Vote {
-    return createVote(this.keyPair, blockId, previousBlockId, decision, invalidReason);
+    return createVote(this.#keyPair, blockId, previousBlockId, decision, invalidReason);
   }
 
   /** Stores the vote; false when this node had already voted on that block. */

@@ -54,7 +54,8 @@ export class BlockPipeline implements Stage {
   private readonly wakeup = new Wakeup();
   private feed: Changefeed<BacklogEntry> | undefined;
   private stopping = false;
-  private readerFailure: unknown;
+  /** what the changefeed reader failed with, boxed: the thrown value may be anything */
+  private readerFailure: { error: unknown } | undefined;
 
   constructor(
     private readonly bigchain: Bigchain,
@@ -85,7 +86,7 @@ export class BlockPipeline implements Stage {
       await feed.close();
       await reading;
     }
-    if (this.readerFailure !== undefined) throw this.readerFailure;
+    if (this.readerFailure !== undefined) throw this.readerFailure.error;
   }
 
   async stop(): Promise<void> {
@@ -108,7 +109,7 @@ export class BlockPipeline implements Stage {
         this.wakeup.wake();
       }
     } catch (error) {
-      this.readerFailure = error;
+      this.readerFailure = { error };
       this.stopping = true;
       this.wakeup.wake();
     }
@@ -172,18 +173,18 @@ export class BlockPipeline implements Stage {
       candidates.map((tx) =>
         selectTransactions(this.bigchain, this.pool, [tx], options).then(
           () => undefined,
-          (error: unknown) => error,
+          (error: unknown) => ({ error }),
         ),
       ),
     );
     // Retries of transactions already set aside say nothing about the rest: judge by the others.
     const fresh = candidates.flatMap((tx, i) => (this.setAside.has(tx.id) ? [] : [alone[i]]));
-    if (fresh.length > 0 && fresh.every((error) => error !== undefined)) throw failure;
+    if (fresh.length > 0 && fresh.every((outcome) => outcome !== undefined)) throw failure;
     const kept: Transaction[] = [];
     for (const [i, tx] of candidates.entries()) {
-      const error = alone[i];
+      const outcome = alone[i];
       const processed = await this.setAside.attempt(tx.id, async () => {
-        if (error !== undefined) throw error;
+        if (outcome !== undefined) throw outcome.error;
       });
       if (processed) kept.push(tx);
     }

@@ -159,7 +159,7 @@ export class VerifyPool {
    */
   async ready(): Promise<void> {
     try {
-      await Promise.all(this.workers.map((pooled) => pooled?.ready));
+      await Promise.all(this.workers.filter((pooled) => pooled !== undefined).map((pooled) => pooled.ready));
     } catch (error) {
       throw new VerifyPoolError(
         `the signature-check workers cannot start: ${error instanceof Error ? error.message : String(error)}`,
@@ -190,7 +190,9 @@ export class VerifyPool {
   async close(): Promise<void> {
     this.closed = true;
     const workers = this.workers.splice(0);
-    await Promise.all(workers.map((pooled) => pooled?.worker.terminate()));
+    await Promise.all(
+      workers.filter((pooled) => pooled !== undefined).map((pooled) => pooled.worker.terminate()),
+    );
   }
 
   private spawn(): PoolWorker {

@@ -204,9 +204,10 @@ export async function resolveInputConditions(
     seen.set(key, f.fid);
   }
   const inputs = body.fulfillments.map((f) => f.input!);
+  // The context answers synchronously or with a promise (MaybePromise): Promise.resolve makes each one a promise.
   const [sources, spenders] = await Promise.all([
-    Promise.all(inputs.map((input) => ctx.getValidTransaction(input.txid))),
-    Promise.all(inputs.map((input) => ctx.getSpender(input))),
+    Promise.all(inputs.map((input) => Promise.resolve(ctx.getValidTransaction(input.txid)))),
+    Promise.all(inputs.map((input) => Promise.resolve(ctx.getSpender(input)))),
   ]);
   return inputs.map((input, fid) => {
     const source = sources[fid];

@@ -77,6 +77,6 @@ test("a plugin's fulfillments stage decides what HTTP admission takes", async ()
     outcomes.map((outcome) => outcome.status),
     ['fulfilled', 'rejected'],
   );
-  assert.match((outcomes[1] as PromiseRejectedResult).reason.message, /refuses sealed payloads/);
+  assert.match(((outcomes[1] as PromiseRejectedResult).reason as Error).message, /refuses sealed payloads/);
   assert.equal((await bigchain.storage.counts()).backlog, 1);
 });

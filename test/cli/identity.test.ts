@@ -90,7 +90,7 @@ function startAndStop(args: string[], env: NodeJS.ProcessEnv): Promise<ProcessRe
 describe('bigchaindb start and init on a chain this node does not belong to', () => {
   let home: string;
   let env: NodeJS.ProcessEnv;
-  /** the database node A initialised, alone */
+  /** the database node A initialized, alone */
   let data: string;
   const config = async (name: string, keyPair: KeyPair, keyring: KeyPair[], database: string) => {
     const path = join(home, name);
@@ -189,7 +189,7 @@ describe('bigchaindb start and init on a chain this node does not belong to', ()
     assert.match(result.stderr, /run `bigchaindb -c .*a-grown\.json start --accept-federation-change`/);
   });
 
-  test('node B of a federation on the database node A initialised, each in the other’s keyring: starts', async () => {
+  test('node B of a federation on the database node A initialized, each in the other’s keyring: starts', async () => {
     const shared = join(home, 'data-ab');
     const init = await runCli(['-c', await config('a-fed.json', a, [b], shared), 'init'], env);
     assert.equal(init.code, 0, init.stderr);

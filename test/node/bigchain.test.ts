@@ -115,6 +115,17 @@ describeEachBackend('Bigchain server API', (backend) => {
       'not a federation node',
     );
   });
+
+  test('signAsNode signs with the node key, which is no property of the Bigchain (0.6 had me_private)', async () => {
+    const { b, chain } = await node();
+    const alice = generateKeyPair();
+    const tx = b.createTransaction(b.me, alice.publicKey, null, 'CREATE', { payload: { n: 1 } });
+    const signed = await b.signAsNode(tx);
+    assert.deepEqual(signed, await b.signTransaction(tx, chain.node.privateKey));
+    assert.equal(await b.validateFulfillments(signed), true);
+    assert.equal('mePrivate' in b, false);
+    assert.ok(!Object.values(b).includes(chain.node.privateKey));
+  });
 });
 
 test('Bigchain.open: the node of a configuration (keypair, keyring, database, consensus plugin)', async () => {

@@ -44,7 +44,7 @@ describe('a federation of node processes sharing one PostgreSQL database', () =>
     nodes: (NodeProcess | undefined)[];
     storage: Storage;
     chain: TestChain;
-    start(index: number): Promise<NodeProcess>;
+    start: (index: number) => Promise<NodeProcess>;
   }
 
   /** n keypairs; the nodes listed in `up` are started (all by default). */
@@ -78,7 +78,7 @@ describe('a federation of node processes sharing one PostgreSQL database', () =>
       name,
     );
     clients.push(storage);
-    return { keys, nodes, storage, chain: new TestChain(keys[0]!), start };
+    return { keys, nodes, storage, chain: new TestChain(keys[0]), start };
   }
 
   async function settle(storage: Storage, ids: readonly string[], timeoutMs = 120_000) {

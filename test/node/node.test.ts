@@ -147,7 +147,7 @@ describeEachBackend('a running node', (backend) => {
       const mine = blocks.map((block) =>
         byBlock.get(block.id)?.find((v) => v.vote.node_pubkey === chain.node.publicKey),
       );
-      return mine.every((vote) => vote !== undefined) && mine.map((vote) => vote!.vote.vote);
+      return mine.every((vote) => vote !== undefined) && mine.map((vote) => vote.vote.vote);
     });
     assert.deepEqual(
       votes.map((vote) => [vote.voting_for_block, vote.previous_block, vote.is_block_valid]),

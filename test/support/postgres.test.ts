@@ -9,7 +9,7 @@ async function query(server: PostgresServer, sql: string, values: unknown[] = []
   const client = new pg.Client({ connectionString: server.connectionString });
   await client.connect();
   try {
-    return (await client.query(sql, values)).rows;
+    return (await client.query<Record<string, unknown>>(sql, values)).rows;
   } finally {
     await client.end();
   }

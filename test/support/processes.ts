@@ -16,8 +16,9 @@ export interface ProcessResult {
 /** A process while it runs: its output so far. */
 export interface RunningProcess {
   child: ChildProcess;
-  stdout(): string;
-  stderr(): string;
+  // Properties, not methods: callers destructure them (`({ child, stderr }) => ...`).
+  stdout: () => string;
+  stderr: () => string;
 }
 
 export interface RunOptions {

@@ -457,7 +457,7 @@ function outputColumn(item: SqlNode[], position: number): OutputColumn {
   if (cast.rest.length > 0) {
     // `seq::text seq`: an alias without AS. Anything longer means the cast was not the outermost operation.
     if (alias !== undefined || cast.rest.length !== 1 || !isIdent(cast.rest[0])) return plain;
-    alias = (cast.rest[0] as Token).value;
+    alias = cast.rest[0].value;
   }
   const source = columnName(cast.argument);
   // PostgreSQL names a cast column after the column it casts, else after the type.
@@ -723,7 +723,7 @@ const UNKNOWN = ' __expr__ ';
 /**
  * Every string literal, template literal and `+` concatenation of them in a TypeScript source, as whole
  * strings: a template's `${NAME}` is replaced by NAME's value when NAME is a const of the same file
- * initialised with such a string (how FEED_SELECT reaches the feed queries), any other `${…}` by a
+ * initialized with such a string (how FEED_SELECT reaches the feed queries), any other `${…}` by a
  * placeholder. A string that is part of a larger concatenation or template is reported only as part of
  * the larger one. Newlines inside substituted constants become spaces, so line numbers stay those of the
  * source.
