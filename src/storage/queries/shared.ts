@@ -1,5 +1,6 @@
 /** What more than one query module uses. */
 
+/** Where a block's election stands. */
 export type BlockStatus = 'undecided' | 'valid' | 'invalid';
 
 export interface WriteResult {
