@@ -25,6 +25,7 @@ import { BigchainNode } from '../src/node/node.ts';
 import { PGliteDriver } from '../src/storage/pglite-driver.ts';
 import { PostgresDriver } from '../src/storage/postgres-driver.ts';
 import { Storage } from '../src/storage/storage.ts';
+import { rawDriver } from '../test/support/raw-sql.ts';
 import { percentile, rawVerifyRate, startBenchNodes, startBenchPostgres } from './common.ts';
 
 const SCENARIOS = ['embedded-1', 'postgresql-1', 'postgresql-3'] as const;
@@ -136,13 +137,13 @@ class ValidWatcher {
 
   private async run(): Promise<void> {
     while (!this.stopped) {
-      const blocks = await this.storage.driver.query<{ id: string }>(
+      const blocks = await rawDriver(this.storage).query<{ id: string }>(
         "SELECT id FROM blocks WHERE status = 'valid'",
       );
       const fresh = blocks.map((row) => row.id).filter((id) => !this.seenBlocks.has(id));
       if (fresh.length > 0) {
         const now = performance.now();
-        const rows = await this.storage.driver.query<{ tx_id: string }>(
+        const rows = await rawDriver(this.storage).query<{ tx_id: string }>(
           'SELECT tx_id FROM transactions WHERE block_id = ANY($1::text[])',
           [fresh],
         );

@@ -42,6 +42,7 @@ import { PGliteDriver } from '../src/storage/pglite-driver.ts';
 import { PostgresDriver } from '../src/storage/postgres-driver.ts';
 import { Storage } from '../src/storage/storage.ts';
 import { startPostgres, type PostgresServer } from '../test/support/postgres.ts';
+import { rawDriver } from '../test/support/raw-sql.ts';
 
 const BLOCK_SIZE = 1000;
 const ROUNDS = 5;
@@ -540,7 +541,7 @@ const SHOWN_SETTINGS = [
 async function showSettings(storage: Storage): Promise<Record<string, string>> {
   const settings: Record<string, string> = {};
   for (const name of SHOWN_SETTINGS) {
-    const [row] = await storage.driver.query<Record<string, string>>(`SHOW ${name}`);
+    const [row] = await rawDriver(storage).query<Record<string, string>>(`SHOW ${name}`);
     settings[name] = row?.[name] ?? '?';
   }
   return settings;
@@ -589,7 +590,7 @@ async function openBackend(backend: BackendName): Promise<OpenedBackend> {
 }
 
 async function databaseBytes(storage: Storage): Promise<number> {
-  const [row] = await storage.driver.query<{ bytes: string }>(
+  const [row] = await rawDriver(storage).query<{ bytes: string }>(
     'SELECT pg_database_size(current_database())::text AS bytes',
   );
   return Number(row?.bytes ?? 0);
@@ -639,7 +640,7 @@ async function runBackend(backend: BackendName, options: Options): Promise<Backe
       console.log(
         `[${backend}] ${size.toLocaleString('en-US')} tx: inserted ${(gen.size - bandStart).toLocaleString('en-US')} in ${insertSeconds.toFixed(1)} s (${insertTxPerSec.toFixed(0)} tx/s); measuring lookups…`,
       );
-      if (options.analyze) await storage.driver.query('ANALYZE');
+      if (options.analyze) await rawDriver(storage).query('ANALYZE');
       const ops = await measureLookups(storage, gen, options.lookups);
       const [txLookup, spentCheck, ownerOutputs, probeOutputs, batchLookup] = ops.map(stats) as [
         LatencyStats,

@@ -9,6 +9,7 @@ import { createAndSignTx, getHashData } from '../../src/protocol/transaction.ts'
 import { openStorage } from '../../src/storage/open.ts';
 import type { Storage } from '../../src/storage/storage.ts';
 import { runCli } from '../support/processes.ts';
+import { rawDriver } from '../support/raw-sql.ts';
 
 describe('bigchaindb verify', () => {
   let home: string;
@@ -62,7 +63,7 @@ describe('bigchaindb verify', () => {
     assert.equal(clean.stderr, '');
 
     await withDatabase(async (storage) => {
-      await storage.driver.query(
+      await rawDriver(storage).query(
         `UPDATE blocks SET doc = replace(doc, '"note":"original"', '"note":"forged"') WHERE id = $1`,
         [blockId],
       );

@@ -8,6 +8,7 @@ import { Bigchain } from '../../src/node/bigchain.ts';
 import { VerifyPool } from '../../src/node/verify-pool.ts';
 import type { Storage } from '../../src/storage/storage.ts';
 import { generateKeyPair, TestChain } from '../support/chain.ts';
+import { rawDriver } from '../support/raw-sql.ts';
 import { describeEachBackend } from '../support/storage-backends.ts';
 
 interface Fixture {
@@ -112,7 +113,7 @@ describeEachBackend('auditChain (the stored chain re-verified)', (backend) => {
 
   test('a transaction payload edited inside a block: the block and the transaction are named', async () => {
     const f = await populate(await backend().fresh());
-    await f.storage.driver.query(
+    await rawDriver(f.storage).query(
       `UPDATE blocks SET doc = replace(doc, '"note":"original"', '"note":"forged"') WHERE id = $1`,
       [f.b1.id],
     );
@@ -138,7 +139,7 @@ describeEachBackend('auditChain (the stored chain re-verified)', (backend) => {
 
   test('a replaced block signature', async () => {
     const f = await populate(await backend().fresh());
-    await f.storage.driver.query('UPDATE blocks SET doc = replace(doc, $2, $3) WHERE id = $1', [
+    await rawDriver(f.storage).query('UPDATE blocks SET doc = replace(doc, $2, $3) WHERE id = $1', [
       f.b2.id,
       f.b2.signature,
       f.b1.signature,
@@ -155,7 +156,7 @@ describeEachBackend('auditChain (the stored chain re-verified)', (backend) => {
 
   test("a vote's is_block_valid edited: the vote, and the valid status it no longer supports", async () => {
     const f = await populate(await backend().fresh());
-    await f.storage.driver.query(
+    await rawDriver(f.storage).query(
       `UPDATE votes SET doc = replace(doc, '"is_block_valid":true', '"is_block_valid":false'), is_block_valid = false
        WHERE block_id = $1 AND voter = $2`,
       [f.b2.id, f.b.me],
@@ -176,7 +177,7 @@ describeEachBackend('auditChain (the stored chain re-verified)', (backend) => {
 
     // The same edit to the document alone: the row's column no longer matches it either.
     const g = await populate(await backend().fresh());
-    await g.storage.driver.query(
+    await rawDriver(g.storage).query(
       `UPDATE votes SET doc = replace(doc, '"is_block_valid":true', '"is_block_valid":false')
        WHERE block_id = $1 AND voter = $2`,
       [g.b1.id, g.a.me],
@@ -193,7 +194,7 @@ describeEachBackend('auditChain (the stored chain re-verified)', (backend) => {
 
   test('a status flipped to valid that its votes do not make valid, and one flipped to invalid', async () => {
     const f = await populate(await backend().fresh());
-    await f.storage.driver.query("UPDATE blocks SET status = 'valid' WHERE id = $1", [f.b4.id]);
+    await rawDriver(f.storage).query("UPDATE blocks SET status = 'valid' WHERE id = $1", [f.b4.id]);
     const report = await auditChain(f.storage);
     assert.deepEqual(report.problems, [
       {
@@ -206,7 +207,7 @@ describeEachBackend('auditChain (the stored chain re-verified)', (backend) => {
     // And the other way: a valid block flipped to invalid, without clearing its rows' live flags. Its
     // outputs no longer count as in a valid block, so the transfer spending one is named too.
     const g = await populate(await backend().fresh());
-    await g.storage.driver.query("UPDATE blocks SET status = 'invalid' WHERE id = $1", [g.b1.id]);
+    await rawDriver(g.storage).query("UPDATE blocks SET status = 'invalid' WHERE id = $1", [g.b1.id]);
     const flipped = await auditChain(g.storage);
     const [, second] = g.b1.block.transactions;
     assert.deepEqual(
@@ -236,7 +237,7 @@ describeEachBackend('auditChain (the stored chain re-verified)', (backend) => {
 
   test("a block's voters column edited: the election would count against it, so the audit names it", async () => {
     const f = await populate(await backend().fresh());
-    await f.storage.driver.query('UPDATE blocks SET voters = $1 WHERE id = $2', [
+    await rawDriver(f.storage).query('UPDATE blocks SET voters = $1 WHERE id = $2', [
       JSON.stringify([f.a.me]),
       f.b4.id,
     ]);
@@ -248,7 +249,7 @@ describeEachBackend('auditChain (the stored chain re-verified)', (backend) => {
 
   test('a deleted spends row: the spending transaction and its block are named', async () => {
     const f = await populate(await backend().fresh());
-    await f.storage.driver.query('DELETE FROM spends WHERE spender = $1', [f.transfer.id]);
+    await rawDriver(f.storage).query('DELETE FROM spends WHERE spender = $1', [f.transfer.id]);
     const report = await auditChain(f.storage);
     assert.deepEqual(report.problems, [
       {
@@ -262,7 +263,7 @@ describeEachBackend('auditChain (the stored chain re-verified)', (backend) => {
 
   test('a transaction in two valid blocks (statuses forced past the live index)', async () => {
     const f = await populate(await backend().fresh());
-    await f.storage.driver.query("UPDATE blocks SET status = 'valid' WHERE id = ANY($1::text[])", [
+    await rawDriver(f.storage).query("UPDATE blocks SET status = 'valid' WHERE id = ANY($1::text[])", [
       [f.b3.id, f.b4.id],
     ]);
     const report = await auditChain(f.storage);
@@ -288,7 +289,7 @@ describeEachBackend('auditChain (the stored chain re-verified)', (backend) => {
 
   test('a deleted block leaves its votes and index rows behind, and they are named', async () => {
     const f = await populate(await backend().fresh());
-    await f.storage.driver.query('DELETE FROM blocks WHERE id = $1', [f.b5.id]);
+    await rawDriver(f.storage).query('DELETE FROM blocks WHERE id = $1', [f.b5.id]);
     const report = await auditChain(f.storage);
     const [tx] = f.b5.block.transactions;
     assert.deepEqual(
@@ -310,7 +311,7 @@ describeEachBackend('auditChain (the stored chain re-verified)', (backend) => {
     const signature = f.transfer.transaction.fulfillments[0]?.fulfillment;
     const forged = donor?.transaction.fulfillments[0]?.fulfillment;
     assert.ok(signature && forged);
-    await f.storage.driver.query('UPDATE blocks SET doc = replace(doc, $2, $3) WHERE id = $1', [
+    await rawDriver(f.storage).query('UPDATE blocks SET doc = replace(doc, $2, $3) WHERE id = $1', [
       f.b2.id,
       signature,
       forged,

@@ -6,11 +6,12 @@ import { ChainView } from '../../src/node/chain-view.ts';
 import type { SqlDriver } from '../../src/storage/driver.ts';
 import { Storage } from '../../src/storage/storage.ts';
 import { generateKeyPair, TestChain } from '../support/chain.ts';
+import { rawDriver } from '../support/raw-sql.ts';
 import { describeEachBackend } from '../support/storage-backends.ts';
 
 /** The same database, counting the statements sent to it. */
 function counting(storage: Storage): { storage: Storage; queries: () => number } {
-  const driver = storage.driver;
+  const driver = rawDriver(storage);
   let queries = 0;
   const wrapped: SqlDriver = {
     backend: driver.backend,

@@ -5,6 +5,7 @@ import { Bigchain } from '../../src/node/bigchain.ts';
 import { BigchainNode } from '../../src/node/node.ts';
 import type { Storage } from '../../src/storage/storage.ts';
 import { writeLongChain, type Fate } from '../support/long-chain.ts';
+import { rawDriver } from '../support/raw-sql.ts';
 import { describeEachBackend } from '../support/storage-backends.ts';
 
 /**
@@ -28,7 +29,7 @@ function fates(): Fate[] {
 }
 
 async function undecided(storage: Storage): Promise<string[]> {
-  const rows = await storage.driver.query<{ seq: string }>(
+  const rows = await rawDriver(storage).query<{ seq: string }>(
     "SELECT b.seq::text AS seq FROM blocks b WHERE b.status = 'undecided' AND b.seq > 1 ORDER BY b.seq",
   );
   return rows.map((row) => row.seq);

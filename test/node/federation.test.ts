@@ -13,6 +13,7 @@ import { logRecord } from '../support/log-records.ts';
 import { startNodeProcess, type NodeProcess } from '../support/node-process.ts';
 import { allSettled, outcomes, safetyViolations, tally } from '../support/outcomes.ts';
 import { startPostgres, type PostgresServer } from '../support/postgres.ts';
+import { rawDriver } from '../support/raw-sql.ts';
 import { waitFor } from '../support/wait.ts';
 
 /**
@@ -193,7 +194,7 @@ describe('a federation of node processes sharing one PostgreSQL database', () =>
       'every node is still running',
     );
     // The restart closed every connection: the nodes' changefeed listeners are new ones.
-    const [listeners] = await storage.driver.query<{ count: number }>(
+    const [listeners] = await rawDriver(storage).query<{ count: number }>(
       "SELECT count(*)::int AS count FROM pg_stat_activity WHERE application_name = 'bigchaindb changefeed'",
     );
     assert.equal(listeners?.count, 3, 'each node listens again');

@@ -8,6 +8,7 @@ import { SetAside } from '../../src/node/set-aside.ts';
 import { Supervisor } from '../../src/node/supervisor.ts';
 import ExplodingRules from '../fixtures/exploding-plugin.ts';
 import { generateKeyPair, TestChain } from '../support/chain.ts';
+import { rawDriver } from '../support/raw-sql.ts';
 import { describeEachBackend } from '../support/storage-backends.ts';
 import { memoryLog } from '../support/memory-log.ts';
 import { waitFor } from '../support/wait.ts';
@@ -198,11 +199,11 @@ describeEachBackend('a node with work it cannot process', (backend) => {
     const refused = bigchain.createBlock([chain.create(alice)]);
     await bigchain.writeBlock(refused);
     // A real PostgreSQL error for this block only, as a stored document the database cannot process gave.
-    await storage.driver.query(
+    await rawDriver(storage).query(
       `CREATE FUNCTION refuse_update() RETURNS trigger LANGUAGE plpgsql AS $$
        BEGIN RAISE EXCEPTION 'refused by the test'; END $$`,
     );
-    await storage.driver.query(
+    await rawDriver(storage).query(
       `CREATE TRIGGER refuse_update BEFORE UPDATE ON blocks FOR EACH ROW
        WHEN (OLD.id = '${refused.id}') EXECUTE FUNCTION refuse_update()`,
     );
@@ -222,7 +223,7 @@ describeEachBackend('a node with work it cannot process', (backend) => {
     assert.equal(errorLines(lines).length, 1);
     assert.equal((await storage.blockStatuses([refused.id])).get(refused.id), 'undecided');
 
-    await storage.driver.query('DROP TRIGGER refuse_update ON blocks');
+    await rawDriver(storage).query('DROP TRIGGER refuse_update ON blocks');
     await waitFor('the refused block to be decided', async () => {
       return (await storage.blockStatuses([refused.id])).get(refused.id) === 'valid';
     });

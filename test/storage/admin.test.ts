@@ -12,6 +12,7 @@ import {
 import { setReplicas, setShards } from '../../src/ops/cluster.ts';
 import { generateKeyPair, TestChain } from '../support/chain.ts';
 import { startPostgres, startStandby, type PostgresServer } from '../support/postgres.ts';
+import { rawDriver } from '../support/raw-sql.ts';
 
 function serverStorage(server: PostgresServer): Storage {
   const driver = new PostgresDriver({
@@ -55,7 +56,7 @@ describe('set-shards on a PostgreSQL server', () => {
   });
 
   async function partitionCount(table: string): Promise<number> {
-    const [row] = await storage.driver.query<{ n: number }>(
+    const [row] = await rawDriver(storage).query<{ n: number }>(
       'SELECT count(*)::int AS n FROM pg_inherits WHERE inhparent = $1::regclass',
       [table],
     );

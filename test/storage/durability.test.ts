@@ -7,6 +7,7 @@ import { createInterface } from 'node:readline';
 import { describe, test } from 'node:test';
 import { PGliteDriver, PostgresDriver, Storage } from '../../src/storage/index.ts';
 import { startPostgres } from '../support/postgres.ts';
+import { rawDriver } from '../support/raw-sql.ts';
 
 const WRITER = new URL('../fixtures/storage-writer.ts', import.meta.url).pathname;
 
@@ -57,7 +58,7 @@ async function assertNothingLost(storage: Storage, acknowledged: Acknowledged): 
     assert.ok(inBacklog.has(id) !== inBlocks.has(id), `${id} must be in exactly one of backlog and blocks`);
   }
   const counts = await storage.counts();
-  const [orphans] = await storage.driver.query<{ n: number }>(
+  const [orphans] = await rawDriver(storage).query<{ n: number }>(
     'SELECT count(*)::int AS n FROM transactions t WHERE NOT EXISTS (SELECT 1 FROM blocks b WHERE b.id = t.block_id)',
   );
   assert.equal(orphans?.n, 0, 'no transaction rows without their block');

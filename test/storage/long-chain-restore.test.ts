@@ -9,6 +9,7 @@ import {
   writeLongChain,
   type LongChain,
 } from '../support/long-chain.ts';
+import { rawDriver } from '../support/raw-sql.ts';
 import { describeEachBackend } from '../support/storage-backends.ts';
 
 /**
@@ -33,7 +34,7 @@ function linesOf(text: string): string[] {
 
 /** The stored blocks as `seq id status`, in insertion order. */
 async function storedBlocks(storage: Storage): Promise<string[]> {
-  const rows = await storage.driver.query<{ seq: string; id: string; status: string }>(
+  const rows = await rawDriver(storage).query<{ seq: string; id: string; status: string }>(
     'SELECT b.seq::text AS seq, b.id, b.status FROM blocks b ORDER BY b.seq',
   );
   return rows.map((row) => `${row.seq} ${row.id} ${row.status}`);

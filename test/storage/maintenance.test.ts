@@ -25,6 +25,7 @@ import { PGliteDriver } from '../../src/storage/pglite-driver.ts';
 import { PostgresDriver } from '../../src/storage/postgres-driver.ts';
 import { Storage } from '../../src/storage/storage.ts';
 import { generateKeyPair, TestChain } from '../support/chain.ts';
+import { rawDriver } from '../support/raw-sql.ts';
 import { BACKEND_NAMES, startBackend, type StorageBackend } from '../support/storage-backends.ts';
 
 // --- a chain with every kind of block -------------------------------------------------------------------
@@ -132,20 +133,20 @@ interface Snapshot {
 /** Every block and vote exactly as stored, in insertion order. */
 async function snapshot(storage: Storage): Promise<Snapshot> {
   return {
-    blocks: await storage.driver.query('SELECT id, status, doc FROM blocks ORDER BY seq'),
-    votes: await storage.driver.query('SELECT block_id, voter, doc FROM votes ORDER BY seq'),
+    blocks: await rawDriver(storage).query('SELECT id, status, doc FROM blocks ORDER BY seq'),
+    votes: await rawDriver(storage).query('SELECT block_id, voter, doc FROM votes ORDER BY seq'),
   };
 }
 
 async function derivedRows(storage: Storage): Promise<unknown[][]> {
   return [
-    await storage.driver.query(
+    await rawDriver(storage).query(
       'SELECT tx_id, block_id, position, uuid, live, doc FROM transactions ORDER BY tx_id, block_id',
     ),
-    await storage.driver.query(
+    await rawDriver(storage).query(
       'SELECT tx_id, cid, owner, block_id, live FROM outputs ORDER BY tx_id, cid, owner, block_id',
     ),
-    await storage.driver.query(
+    await rawDriver(storage).query(
       'SELECT input_txid, input_cid, spender, block_id, live FROM spends ORDER BY input_txid, spender, block_id',
     ),
   ];
@@ -631,9 +632,9 @@ for (const name of BACKEND_NAMES) {
       const storage = await backend.fresh();
       await populate(storage, { tail: true });
       const before = await derivedRows(storage);
-      await storage.driver.query('DELETE FROM transactions');
-      await storage.driver.query('DELETE FROM outputs');
-      await storage.driver.query('DELETE FROM spends');
+      await rawDriver(storage).query('DELETE FROM transactions');
+      await rawDriver(storage).query('DELETE FROM outputs');
+      await rawDriver(storage).query('DELETE FROM spends');
       assert.deepEqual(await rebuildDerivedRows(storage, { batchSize: 2 }), {
         blocks: 6,
         transactions: 8,
@@ -691,7 +692,7 @@ for (const name of BACKEND_NAMES) {
             const target = open(`recipe_${recipe}`);
             try {
               if (recipe === 'compact') {
-                await target.driver.query('TRUNCATE transactions, outputs, spends, backlog');
+                await rawDriver(target).query('TRUNCATE transactions, outputs, spends, backlog');
                 assert.equal((await target.counts()).transactions, 0);
                 await rebuildDerivedRows(target);
               }

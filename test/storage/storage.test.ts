@@ -11,6 +11,7 @@ import {
   type Storage,
 } from '../../src/storage/index.ts';
 import { generateKeyPair, TestChain } from '../support/chain.ts';
+import { rawDriver } from '../support/raw-sql.ts';
 import { describeEachBackend } from '../support/storage-backends.ts';
 
 /** The first `count` rows of a feed; fails (instead of hanging) if they do not all arrive within 10 s. */
@@ -376,7 +377,7 @@ describeEachBackend('storage', (backend) => {
       release = resolve;
     });
     // The first writer takes its xid, then waits; the second commits meanwhile (on PGlite it waits its turn).
-    const slow = storage.driver.transaction(async (session) => {
+    const slow = rawDriver(storage).transaction(async (session) => {
       await session.query(
         "INSERT INTO backlog (tx_id, assignee, tx_timestamp, doc) VALUES ($1, 'n', '1', $2)",
         [early.id, serialize(early)],
@@ -455,7 +456,7 @@ describeEachBackend('storage', (backend) => {
     const { storage, chain } = await initialized();
     const owner = generateKeyPair().publicKey;
     const statistics = async () => {
-      const [row] = await storage.driver.query<{ rows: number }>(
+      const [row] = await rawDriver(storage).query<{ rows: number }>(
         "SELECT reltuples::float8 AS rows FROM pg_class WHERE relname = 'transactions'",
       );
       return row?.rows;

@@ -5,6 +5,7 @@ import { createVote } from '../../src/protocol/vote.ts';
 import { StorageError, type Storage } from '../../src/storage/index.ts';
 import { SCHEMA_VERSION } from '../../src/storage/schema.ts';
 import { generateKeyPair, TestChain } from '../support/chain.ts';
+import { rawDriver } from '../support/raw-sql.ts';
 import { describeEachBackend } from '../support/storage-backends.ts';
 
 /**
@@ -23,15 +24,15 @@ describeEachBackend('stored documents', (backend) => {
     await storage.writeBlock(block);
     // The payload as a database written before the rule holds it: the JSON escape of U+0000.
     const poisoned = '"msg":"nul \\u0000 here"';
-    await storage.driver.query(`UPDATE blocks SET doc = replace(doc, '"msg":"marker"', $1) WHERE id = $2`, [
-      poisoned,
-      block.id,
-    ]);
-    await storage.driver.query(
+    await rawDriver(storage).query(
+      `UPDATE blocks SET doc = replace(doc, '"msg":"marker"', $1) WHERE id = $2`,
+      [poisoned, block.id],
+    );
+    await rawDriver(storage).query(
       `UPDATE transactions SET doc = replace(doc, '"msg":"marker"', $1) WHERE block_id = $2`,
       [poisoned, block.id],
     );
-    const [stored] = await storage.driver.query<{ n: number }>(
+    const [stored] = await rawDriver(storage).query<{ n: number }>(
       "SELECT count(*)::int AS n FROM blocks WHERE doc LIKE '%\\\\u0000%'",
     );
     assert.equal(stored?.n, 1, 'the block text holds the escape');
@@ -81,15 +82,15 @@ describeEachBackend('stored documents', (backend) => {
     for (const block of blocks) await storage.writeBlock(block);
     await storage.writeVotes([createVote(chain.node, blocks[0]!.id, chain.genesis.id, true)]);
     // Back to the version-1 schema: no voters column.
-    await storage.driver.query('ALTER TABLE blocks DROP COLUMN voters');
-    await storage.driver.query("UPDATE bigchaindb_meta SET value = '1' WHERE key = 'schema_version'");
+    await rawDriver(storage).query('ALTER TABLE blocks DROP COLUMN voters');
+    await rawDriver(storage).query("UPDATE bigchaindb_meta SET value = '1' WHERE key = 'schema_version'");
 
     assert.deepEqual(await storage.upgrade(), { from: '1' });
     assert.equal(await storage.meta('schema_version'), SCHEMA_VERSION);
     const voters = await storage.undecidedBlockVoters(blocks.map((block) => block.id));
     assert.equal(voters.size, blocks.length);
     for (const block of blocks) assert.deepEqual(voters.get(block.id), block.block.voters);
-    const [column] = await storage.driver.query<{ nullable: string }>(
+    const [column] = await rawDriver(storage).query<{ nullable: string }>(
       "SELECT is_nullable AS nullable FROM information_schema.columns WHERE table_name = 'blocks' AND column_name = 'voters'",
     );
     assert.equal(column?.nullable, 'NO');
@@ -104,7 +105,7 @@ describeEachBackend('stored documents', (backend) => {
   test('a database from a newer schema version is refused with the reason, untouched', async () => {
     const storage = await backend().fresh();
     await storage.init(new TestChain().genesis);
-    await storage.driver.query("UPDATE bigchaindb_meta SET value = '99' WHERE key = 'schema_version'");
+    await rawDriver(storage).query("UPDATE bigchaindb_meta SET value = '99' WHERE key = 'schema_version'");
     await assert.rejects(storage.upgrade(), (error: Error) => {
       assert.ok(error instanceof StorageError);
       assert.match(error.message, /has schema version 99, which this node \(schema 2\) cannot read/);

@@ -1,4 +1,5 @@
 import type { Storage } from '../../src/storage/storage.ts';
+import { rawDriver } from './raw-sql.ts';
 
 export type Outcome = 'valid' | 'undecided' | 'invalid' | 'rejected' | 'backlog' | 'missing';
 
@@ -36,11 +37,11 @@ export function allSettled(statuses: Map<string, Outcome>): boolean {
 export async function safetyViolations(
   storage: Storage,
 ): Promise<{ doubleIncluded: string[]; doubleSpent: string[] }> {
-  const doubleIncluded = await storage.driver.query<{ tx_id: string }>(
+  const doubleIncluded = await rawDriver(storage).query<{ tx_id: string }>(
     `SELECT t.tx_id FROM transactions t JOIN blocks b ON b.id = t.block_id
      WHERE b.status = 'valid' GROUP BY t.tx_id HAVING count(*) > 1`,
   );
-  const doubleSpent = await storage.driver.query<{ output: string }>(
+  const doubleSpent = await rawDriver(storage).query<{ output: string }>(
     `SELECT s.input_txid || ':' || s.input_cid AS output FROM spends s JOIN blocks b ON b.id = s.block_id
      WHERE b.status = 'valid' GROUP BY s.input_txid, s.input_cid HAVING count(*) > 1`,
   );

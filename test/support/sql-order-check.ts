@@ -696,9 +696,43 @@ function operandAfter(list: readonly SqlNode[], at: number): SqlNode[] {
   return list.slice(at + 1, end);
 }
 
-/** The statement's first keyword is SQL's: for counting how many statements a scan saw. */
+/**
+ * The shapes of SQL statements (and of the clauses a statement is built from), keywords in capitals as
+ * this repository writes them: a keyword alone is not enough (`'DELETE'` is also an HTTP method, "SET" a
+ * word), its clause's next word is required too.
+ */
+const SQL_SHAPES = [
+  /^\s*SELECT\s+\S/,
+  /\bSELECT\s[\s\S]*?\sFROM\s/,
+  /\bINSERT\s+INTO\s/,
+  /\bUPDATE\s+[\w."]+(\s+(AS\s+)?\w+)?\s+SET\s/,
+  /\bDELETE\s+FROM\s/,
+  /\b(CREATE|ALTER|DROP)\s+(OR\s+REPLACE\s+|UNIQUE\s+|UNLOGGED\s+|TEMP(ORARY)?\s+)*(TABLE|INDEX|SEQUENCE|FUNCTION|TRIGGER|VIEW|SCHEMA|DATABASE|EXTENSION|ROLE|USER)\b/,
+  /^\s*TRUNCATE\s+(TABLE\s+)?[\w"]/,
+  /^\s*REINDEX\s+(\(\w+\)\s+)?(TABLE|INDEX|SCHEMA|DATABASE|SYSTEM)\b/,
+  /\bLOCK\s+TABLE\s/,
+  /\bSET\s+(LOCAL\s+|SESSION\s+)?TRANSACTION\s/,
+  /\bDECLARE\s+[\w"]+\s[\s\S]*?\bCURSOR\b/,
+  /^\s*FETCH\s+(FORWARD|BACKWARD|NEXT|PRIOR|FIRST|LAST|ALL|ABSOLUTE|RELATIVE|\d)/,
+  /\bALTER\s+SYSTEM\s/,
+  /^\s*SHOW\s+(ALL\b|[a-z_][\w.]*\s*;?\s*$)/,
+  /^\s*(VACUUM|ANALYZE)(\s+\([A-Z, ]+\))?\s+[a-z_]/,
+];
+/** The same shapes in any case, for a string that also has a parameter ($1) or a cast (::type). */
+const ANY_CASE_SHAPES = SQL_SHAPES.map((shape) => new RegExp(shape.source, 'i'));
+const SQL_MARKERS = /\$\d|::[a-z]/i;
+
+/**
+ * `text` is (or builds) an SQL statement: it has the shape of one (SELECT … FROM, INSERT INTO, UPDATE … SET,
+ * DELETE FROM, CREATE/ALTER/DROP TABLE, TRUNCATE, REINDEX, LOCK TABLE, SET TRANSACTION, DECLARE … CURSOR,
+ * FETCH, ALTER SYSTEM, SHOW, VACUUM, ANALYZE) with its keywords in capitals, or in any case when it also has
+ * a parameter or a cast. Prose ("select a block from the list") is not.
+ */
 export function looksLikeSql(text: string): boolean {
-  return /^\s*(SELECT|WITH|INSERT|UPDATE|DELETE|DECLARE|CREATE|ALTER|DROP|FETCH|TRUNCATE)\b/.test(text);
+  return (
+    SQL_SHAPES.some((shape) => shape.test(text)) ||
+    (SQL_MARKERS.test(text) && ANY_CASE_SHAPES.some((shape) => shape.test(text)))
+  );
 }
 
 // --- SQL in TypeScript sources ---------------------------------------------------------------------------

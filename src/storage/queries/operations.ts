@@ -4,6 +4,8 @@
  * (set-replicas). Each takes the session it runs on; Storage exposes them by name.
  */
 import type { SqlSession } from '../driver.ts';
+import { forEachRow } from './cursor.ts';
+import type { VoteRecord } from './audit.ts';
 import {
   hasPrimaryKey,
   PARTITIONED_TABLES,
@@ -24,6 +26,20 @@ async function countDeleted(session: SqlSession, statement: string, params: unkn
     params,
   );
   return row?.n ?? 0;
+}
+
+/** Runs `each` on every vote row in insertion order, `batchSize` at a time through a cursor of `session`. */
+export function forEachVoteRecord(
+  session: SqlSession,
+  batchSize: number,
+  each: (rows: VoteRecord[]) => Promise<void>,
+): Promise<void> {
+  return forEachRow<VoteRecord>(
+    session,
+    'SELECT v.block_id, v.voter, v.previous_block, v.is_block_valid, v.vote_timestamp, v.doc FROM votes v ORDER BY v.seq',
+    batchSize,
+    each,
+  );
 }
 
 export async function setMeta(session: SqlSession, key: string, value: string): Promise<void> {
