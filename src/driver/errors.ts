@@ -1,14 +1,20 @@
 /**
  * Errors the driver throws. Every one is a `DriverError` with a short `message` (the node's own message for an
- * HTTP error), the HTTP `status` (undefined when no answer came) and machine-readable `details`.
+ * HTTP error), the HTTP `status` (undefined when no answer came) and machine-readable `details`; the error
+ * that led to it, if any, is its standard `cause`.
  */
 export class DriverError extends Error {
   /** the HTTP status of the node's answer; undefined for network errors, timeouts and local mistakes */
   readonly status: number | undefined;
   readonly details: Record<string, unknown>;
 
-  constructor(message: string, status: number | undefined, details: Record<string, unknown> = {}) {
-    super(message);
+  constructor(
+    message: string,
+    status: number | undefined,
+    details: Record<string, unknown> = {},
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
     this.name = new.target.name;
     this.status = status;
     this.details = details;
@@ -31,7 +37,7 @@ export class InvalidTransaction extends DriverError {
 /** Any other answer the driver did not expect: another status (405, 413, 500), or a body that is not JSON. */
 export class UnexpectedResponse extends DriverError {}
 
-/** No answer: the node is unreachable, the connection broke, or the request was aborted. */
+/** No answer: the node is unreachable, the connection broke, or the request was aborted; `cause` says why. */
 export class NetworkError extends DriverError {}
 
 /** `waitFor` did not see the status it waited for in time. */

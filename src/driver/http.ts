@@ -34,11 +34,12 @@ export async function request<T>(
     });
   } catch (error) {
     const cause = error instanceof Error ? (error.cause instanceof Error ? error.cause : error) : undefined;
-    throw new NetworkError(`${method} ${url} failed: ${cause?.message ?? String(error)}`, undefined, {
-      method,
-      url,
-      cause,
-    });
+    throw new NetworkError(
+      `${method} ${url} failed: ${cause?.message ?? String(error)}`,
+      undefined,
+      { method, url },
+      { cause },
+    );
   }
   const text = await response.text().catch(() => '');
   let parsed: unknown;

@@ -1,6 +1,7 @@
 /**
  * Base of every error this package throws on purpose. `details` carries machine-readable context
  * (which input, which field) so callers such as the HTTP layer can report it without parsing messages.
+ * The error that led to this one goes in `options.cause` (the standard `Error.cause`), not in `details`.
  */
 export class BigchainDBError extends Error {
   readonly details: Record<string, unknown>;

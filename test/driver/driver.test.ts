@@ -187,6 +187,9 @@ describe('bigchaindb/driver without a node', () => {
         new RegExp(`^POST http://127\\.0\\.0\\.1:${port}/api/v1/transactions/ failed: `),
       );
       assert.equal(error.details.url, `http://127.0.0.1:${port}/api/v1/transactions/`);
+      // What fetch failed with is the standard Error.cause, not a detail.
+      assert.ok(error.cause instanceof Error);
+      assert.equal(error.details.cause, undefined);
       return true;
     });
     await assert.rejects(client.getStatus('0'.repeat(64)), NetworkError);
