@@ -32,14 +32,4 @@ export default tseslint.config(
     files: ['**/*.js', '**/*.mjs', '**/*.cjs'],
     ...tseslint.configs.disableTypeChecked,
   },
-  // TODO(issue 15): remove once src/storage is split. Files being rewritten elsewhere keep these findings
-  // until then; the rules stay on for every other file.
-  {
-    files: ['src/cli/storage-commands.ts'],
-    rules: { '@typescript-eslint/unbound-method': 'off' },
-  },
-  {
-    files: ['bench/node.ts', 'test/storage/stored-documents.test.ts'],
-    rules: { '@typescript-eslint/no-unnecessary-type-assertion': 'off' },
-  },
 );

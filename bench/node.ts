@@ -116,7 +116,7 @@ function makeTransactions(creator: KeyPair, count: number, label: string): Trans
   const owner = generateKeyPair().publicKey;
   return Array.from({ length: count }, (_, n) =>
     createAndSignTx(creator.privateKey, creator.publicKey, owner, null, 'CREATE', {
-      payload: { bench: label, n } as never,
+      payload: { bench: label, n },
     }),
   );
 }

@@ -106,16 +106,16 @@ export function runSetReplicas(context: Context): Promise<void> {
 }
 
 /** A progress line rewritten in place on a terminal (nothing when stderr is a file or pipe). */
-function progressLine(io: CliIO, verb: string): { update(done: BackupProgress): void; end(): void } {
+function progressLine(io: CliIO, verb: string): { update: (done: BackupProgress) => void; end: () => void } {
   const stream = io.stderr as Writable & { isTTY?: boolean };
   let shown = false;
   return {
-    update(done) {
+    update: (done) => {
       if (!stream.isTTY) return;
       stream.write(`\r${verb} ${done.blocks} blocks, ${done.votes} votes`);
       shown = true;
     },
-    end() {
+    end: () => {
       if (shown) stream.write('\n');
     },
   };

@@ -64,10 +64,10 @@ describeEachBackend('stored documents', (backend) => {
     );
     assert.equal(poisoned?.transaction.transaction.data.payload?.msg, 'nul \u0000 here');
     // What the block pipeline then does with it: refused with the reason, kept on record.
-    await storage.rejectTransactions([{ transaction: poisoned!.transaction, reason: 'SchemaError: NUL' }]);
-    const rejected = await storage.getRejected([poisoned!.transaction.id]);
+    await storage.rejectTransactions([{ transaction: poisoned.transaction, reason: 'SchemaError: NUL' }]);
+    const rejected = await storage.getRejected([poisoned.transaction.id]);
     assert.equal(
-      rejected.get(poisoned!.transaction.id)?.transaction.transaction.data.payload?.msg,
+      rejected.get(poisoned.transaction.id)?.transaction.transaction.data.payload?.msg,
       'nul \u0000 here',
     );
   });
