@@ -8,7 +8,7 @@ import {
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { BigchainDBError, errorCode } from '../protocol/errors.ts';
+import { BigchainDBError, errorCode, messageOf } from '../protocol/errors.ts';
 import { transactionSchema } from '../protocol/schema.ts';
 import { ValidationError } from '../protocol/validation-errors.ts';
 import type { Bigchain } from '../node/bigchain.ts';
@@ -376,10 +376,7 @@ async function readBody(request: IncomingMessage, limit: number): Promise<unknow
   try {
     return JSON.parse(text) as unknown;
   } catch (error) {
-    throw new HttpError(
-      400,
-      `the body is not valid JSON: ${error instanceof Error ? error.message : String(error)}`,
-    );
+    throw new HttpError(400, `the body is not valid JSON: ${messageOf(error)}`);
   }
 }
 

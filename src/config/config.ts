@@ -2,7 +2,7 @@ import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { publicKeyFromPrivate, type KeyPair } from '../protocol/crypto.ts';
-import { BigchainDBError, errorCode } from '../protocol/errors.ts';
+import { BigchainDBError, errorCode, messageOf } from '../protocol/errors.ts';
 import { DEFAULT_DATABASE_CONFIG, type DatabaseConfig } from '../storage/open.ts';
 
 /**
@@ -172,7 +172,7 @@ export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfi
     try {
       fromFile = JSON.parse(text) as Json;
     } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
+      const reason = messageOf(error);
       throw new ConfigurationError(`Failed to parse the JSON configuration from \`${path}\`, ${reason}`, {
         path,
       });

@@ -5,7 +5,7 @@
 import { isAbsolute } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { BaseConsensusRules, type ConsensusRules } from '../protocol/consensus.ts';
-import { BigchainDBError } from '../protocol/errors.ts';
+import { BigchainDBError, messageOf } from '../protocol/errors.ts';
 
 /** The plugin named in the configuration cannot be loaded or is not a plugin. */
 export class ConsensusPluginError extends BigchainDBError {}
@@ -48,10 +48,9 @@ export async function loadConsensusPlugin(
   try {
     module = (await import(url)) as Record<string, unknown>;
   } catch (error) {
-    throw new ConsensusPluginError(
-      `No consensus plugin found with name \`${name}\`: ${error instanceof Error ? error.message : String(error)}`,
-      { name },
-    );
+    throw new ConsensusPluginError(`No consensus plugin found with name \`${name}\`: ${messageOf(error)}`, {
+      name,
+    });
   }
   const Plugin = module[exportName];
   if (typeof Plugin !== 'function') {
@@ -67,7 +66,7 @@ export async function loadConsensusPlugin(
     rules = new (Plugin as new () => unknown)();
   } catch (error) {
     throw new ConsensusPluginError(
-      `consensus plugin \`${name}\` could not be constructed: ${error instanceof Error ? error.message : String(error)}`,
+      `consensus plugin \`${name}\` could not be constructed: ${messageOf(error)}`,
       { name },
     );
   }

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { BigchainDBError } from '../protocol/errors.ts';
+import { BigchainDBError, messageOf } from '../protocol/errors.ts';
 import type { FulfillmentsJob } from '../protocol/validation.ts';
 import * as validationErrors from '../protocol/validation-errors.ts';
 import { ValidationError } from '../protocol/validation-errors.ts';
@@ -161,9 +161,7 @@ export class VerifyPool {
     try {
       await Promise.all(this.workers.filter((pooled) => pooled !== undefined).map((pooled) => pooled.ready));
     } catch (error) {
-      throw new VerifyPoolError(
-        `the signature-check workers cannot start: ${error instanceof Error ? error.message : String(error)}`,
-      );
+      throw new VerifyPoolError(`the signature-check workers cannot start: ${messageOf(error)}`);
     }
   }
 
