@@ -191,9 +191,9 @@ export const COMMANDS: readonly CommandSpec[] = [
           },
         ],
         description:
-          'run a local PostgreSQL server for the node (~/.bigchaindb-postgresql, port database.port), ' +
-          'stopped when the node stops; one left running by a killed start is used. Also accepted before ' +
-          "the command, and as the seed's --experimental-start-rethinkdb (with a notice)",
+          'run the node on a PostgreSQL server of its own in database.path (the embedded backend, which is ' +
+          'the default) even when database.backend is postgresql. Also accepted before the command, and as ' +
+          "the seed's --experimental-start-rethinkdb (with a notice)",
       },
       acceptFederationChange('start'),
     ],

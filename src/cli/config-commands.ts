@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import {
+  generateDatabasePassword,
   defaultConfigPath,
   environmentConfig,
   maskSecrets,
@@ -124,6 +125,8 @@ export async function runConfigure(context: Context): Promise<void> {
       await ask('statsd.rate', 'Statsd rate?');
     }
 
+    // The embedded server is made with this password the first time it starts.
+    if (conf.database.backend === 'embedded') conf.database.password ??= generateDatabasePassword();
     if (path === '-') io.stdout.write(sortedJson(conf));
     else await writeConfigFile(path, conf);
     io.stderr.write(`Configuration written to ${path}\nReady to go!\n`);

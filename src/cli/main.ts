@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
-import { writeConfigFile, type NodeConfig } from '../config/config.ts';
+import { generateDatabasePassword, writeConfigFile, type NodeConfig } from '../config/config.ts';
 import { Admission } from '../node/admission.ts';
 import { API_PREFIX, createApiServer, listen } from '../api/server.ts';
 import { startApiWorkers } from '../api/workers.ts';
@@ -11,7 +12,7 @@ import { streamLogger, type Logger } from '../node/log.ts';
 import { NodeMetrics, renderMetrics } from '../node/metrics.ts';
 import { BigchainNode, nodeOptions } from '../node/node.ts';
 import { generateKeyPair } from '../protocol/crypto.ts';
-import { startLocalPostgres } from '../storage/local-postgres.ts';
+import { IN_MEMORY_PATH } from '../storage/embedded-server.ts';
 import { commandHelp, parseCommandLine, programHelp } from './command-line.ts';
 import { PROGRAM, START_POSTGRESQL } from './commands.ts';
 import { runConfigure, runExportMyPubkey, runShowConfig } from './config-commands.ts';
@@ -121,14 +122,14 @@ async function runStart(context: Context): Promise<void> {
 }
 
 /**
- * Loads the configuration and runs the node, on a local PostgreSQL server of its own with
- * --experimental-start-postgresql. On a fresh machine (no -c, no BIGCHAINDB_CONFIG_PATH, no file at the
- * default path) it first writes a configuration with a new keypair (so `npm start` needs nothing else); the
- * node creates the database with its genesis block.
+ * Loads the configuration and runs the node; with --experimental-start-postgresql on the embedded backend
+ * whatever the configuration says. On a fresh machine (no -c, no BIGCHAINDB_CONFIG_PATH, no file at the
+ * default path) it first writes a configuration with a new keypair and database password (so `npm start`
+ * needs nothing else); the node creates the database with its genesis block.
  */
 async function startNode(
   context: Context,
-  withLocalPostgres: boolean,
+  embeddedServer: boolean,
   stopSignal: Promise<NodeJS.Signals>,
 ): Promise<void> {
   // A file named by -c or BIGCHAINDB_CONFIG_PATH must exist: only the default path gets a first file here.
@@ -142,31 +143,26 @@ async function startNode(
   if (!loaded.fileFound && cfg.keypair.public === null && cfg.keypair.private === null) {
     const keyPair = generateKeyPair();
     cfg.keypair = { public: keyPair.publicKey, private: keyPair.privateKey };
+    cfg.database.password ??= generateDatabasePassword();
     await writeConfigFile(loaded.path, cfg);
     log.info(`Generated a keypair; configuration written to ${loaded.path}`);
   }
   commandKeyPair(context, loaded);
-  if (!withLocalPostgres) return runNode(context, cfg, log, stopSignal);
-  // The analogue of 0.6's --experimental-start-rethinkdb: a server of our own, stopped when the node stops.
-  const dir = join(context.io.env.HOME ?? homedir(), '.bigchaindb-postgresql');
-  const local = await startLocalPostgres(dir, cfg.database.port);
-  log.info(
-    local.state === 'adopted'
-      ? `PostgreSQL already runs in ${dir} on port ${local.port} (left by a start that was killed); using it`
-      : `PostgreSQL ${local.state === 'created' ? 'created and ' : ''}started in ${dir} on port ${local.port}`,
-  );
-  cfg.database = {
-    ...cfg.database,
-    backend: 'postgresql',
-    host: local.host,
-    port: local.port,
-    user: local.user,
-  };
+  if (embeddedServer) cfg.database.backend = 'embedded';
+  if (cfg.database.backend === 'embedded' && cfg.database.password === null)
+    log.info(
+      'database.password is not set: the embedded PostgreSQL server trusts any connection through its ' +
+        `socket in ${cfg.database.path}, a directory only this OS user can enter; \`${PROGRAM} configure\` ` +
+        'generates a password',
+    );
+  if (cfg.database.backend !== 'embedded' || cfg.database.path !== IN_MEMORY_PATH)
+    return runNode(context, cfg, log, stopSignal);
+  // A throwaway database that the node's API worker processes must share: one temp dir for all of them.
+  const path = await mkdtemp(join(tmpdir(), 'bigchaindb-memory-'));
   try {
-    await runNode(context, cfg, log, stopSignal);
+    await runNode(context, { ...cfg, database: { ...cfg.database, path } }, log, stopSignal);
   } finally {
-    await local.stop();
-    log.info('PostgreSQL stopped');
+    await rm(path, { recursive: true, force: true });
   }
 }
 
@@ -175,15 +171,7 @@ function apiWorkerCount(cfg: NodeConfig, log: Logger): number {
   const { workers, threads } = cfg.server;
   if (threads !== null)
     log.info('server.threads has no effect: each HTTP API process serves its requests on one event loop');
-  if (workers === null) return 0;
-  if (cfg.database.backend === 'embedded') {
-    log.warn(
-      'server.workers needs the postgresql backend (the embedded database lives in one process); ' +
-        'the HTTP API runs in the node process',
-    );
-    return 0;
-  }
-  return workers;
+  return workers ?? 0;
 }
 
 /** The HTTP API: in this process, or in `server.workers` processes of its own; resolves to its URL. */
@@ -229,7 +217,16 @@ async function runNode(
   log: Logger,
   stopSignal: Promise<NodeJS.Signals>,
 ): Promise<void> {
-  const bigchain = await Bigchain.open(cfg, { create: true });
+  const bigchain = await Bigchain.open(cfg, {
+    create: true,
+    asNode: true,
+    onEmbeddedServer: ({ state, socketDir }) =>
+      log.info(
+        state === 'adopted'
+          ? `PostgreSQL already runs in ${socketDir} (left by a node that was killed); using it`
+          : `PostgreSQL ${state === 'created' ? 'created and ' : ''}started in ${socketDir}`,
+      ),
+  });
   const warn = (message: string) => log.warn(message);
   let node: BigchainNode;
   try {
@@ -269,5 +266,5 @@ async function runNode(
   await api.stop();
   await node.stop();
   await bigchain.close();
-  log.info('Stopped');
+  log.info(cfg.database.backend === 'embedded' ? 'Stopped, and its PostgreSQL server with it' : 'Stopped');
 }

@@ -13,7 +13,7 @@ import {
   restore,
   type BackupProgress,
 } from '../ops/index.ts';
-import { openStorage } from '../storage/open.ts';
+import { openStorage, type OpenOptions } from '../storage/open.ts';
 import type { Storage } from '../storage/storage.ts';
 import {
   commandConfig,
@@ -29,7 +29,7 @@ import { CliError, describe } from './errors.ts';
 async function withStorage<T>(
   config: NodeConfig,
   work: (storage: Storage) => Promise<T>,
-  options: { create?: boolean } = {},
+  options: OpenOptions = {},
 ): Promise<T> {
   const storage = await openStorage(config.database, options);
   try {
@@ -88,21 +88,31 @@ export async function runDrop(context: Context): Promise<void> {
 
 async function runAdmin(
   context: Context,
+  cfg: NodeConfig,
   count: number,
   action: (storage: Storage, count: number) => Promise<AdminReport>,
 ): Promise<void> {
-  const cfg = (await commandConfig(context)).config;
   const report = await withStorage(cfg, (storage) => action(storage, count));
   for (const line of report.done) context.io.stdout.write(`${line}\n`);
   for (const line of report.todo) context.io.stdout.write(`To do: ${line}\n`);
 }
 
-export function runSetShards(context: Context): Promise<void> {
-  return runAdmin(context, context.args.NUM_SHARDS as number, setShards);
+export async function runSetShards(context: Context): Promise<void> {
+  const cfg = (await commandConfig(context)).config;
+  return runAdmin(context, cfg, context.args.NUM_SHARDS as number, setShards);
 }
 
-export function runSetReplicas(context: Context): Promise<void> {
-  return runAdmin(context, context.args.NUM_REPLICAS as number, setReplicas);
+export async function runSetReplicas(context: Context): Promise<void> {
+  const replicas = context.args.NUM_REPLICAS as number;
+  const cfg = (await commandConfig(context)).config;
+  // Every commit would wait, for ever, for standbys that cannot connect.
+  if (cfg.database.backend === 'embedded' && replicas > 1)
+    throw new CliError(
+      `set-replicas ${replicas}: the embedded backend's server listens only on a Unix socket in ` +
+        `${cfg.database.path}, so no standby can stream from it. Replicas need a PostgreSQL server that the ` +
+        'standbys reach (database.backend postgresql; docs/federation.md)',
+    );
+  return runAdmin(context, cfg, replicas, setReplicas);
 }
 
 /** A progress line rewritten in place on a terminal (nothing when stderr is a file or pipe). */
@@ -137,8 +147,11 @@ export async function runBackup(context: Context): Promise<void> {
   const out = toStdout ? context.io.stdout : createBackupFile(file);
   const progress = progressLine(context.io, 'backed up');
   try {
-    const summary = await withStorage(cfg, (storage) =>
-      backup(storage, out, { onProgress: progress.update }),
+    // The one command that reads a data directory of the earlier embedded engine: to move its chain over.
+    const summary = await withStorage(
+      cfg,
+      (storage) => backup(storage, out, { onProgress: progress.update }),
+      { readLegacy: true },
     );
     progress.end();
     if (!toStdout) {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -336,6 +337,11 @@ function checked(setting: string, value: Json, current: Json | undefined, origin
  * Writes a configuration file (JSON, indented by 4 as 0.6 wrote it), readable by its owner only: it holds
  * the node's private key.
  */
+/** A new `database.password` for the embedded server (configure, the first `start`): 32 random characters. */
+export function generateDatabasePassword(): string {
+  return randomBytes(24).toString('base64url');
+}
+
 export async function writeConfigFile(path: string, config: NodeConfig): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   await writeFile(path, `${JSON.stringify(config, null, 4)}\n`, { mode: 0o600 });

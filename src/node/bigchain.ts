@@ -14,7 +14,7 @@ import { ValidationError } from '../protocol/validation-errors.ts';
 import { createVote, ImproperVoteError, type Vote } from '../protocol/vote.ts';
 import { nodeKeyPair, type NodeConfig } from '../config/config.ts';
 import { DatabaseAlreadyExists } from '../storage/errors.ts';
-import { openStorage } from '../storage/open.ts';
+import { openStorage, type OpenOptions } from '../storage/open.ts';
 import type { BlockStatus, Storage } from '../storage/storage.ts';
 import { ChainView } from './chain-view.ts';
 
@@ -99,9 +99,9 @@ export class Bigchain {
 
   /**
    * The node of this configuration: its keypair and keyring, database and consensus plugin. With `create`,
-   * a database that does not exist yet is created (empty: see createGenesisBlock).
+   * a database that does not exist yet is created (empty: see createGenesisBlock); see openStorage.
    */
-  static async open(config: NodeConfig, options: { create?: boolean } = {}): Promise<Bigchain> {
+  static async open(config: NodeConfig, options: OpenOptions = {}): Promise<Bigchain> {
     const keyPair = nodeKeyPair(config);
     const consensus = await loadConsensusPlugin(config.consensus_plugin);
     const storage = await openStorage(config.database, options);

@@ -1,9 +1,9 @@
 /**
  * The layout of the federation's shared database: its large tables' shards (set-shards) and the copies
- * each commit waits for (set-replicas). Both need a PostgreSQL server.
+ * each commit waits for (set-replicas), on either backend: both are PostgreSQL servers.
  */
 import { messageOf } from '../protocol/errors.ts';
-import { BackendUnsupported, StorageError } from '../storage/errors.ts';
+import { StorageError } from '../storage/errors.ts';
 import { PARTITIONED_TABLES } from '../storage/schema.ts';
 import type { Storage } from '../storage/storage.ts';
 import { wholeNumber } from './options.ts';
@@ -14,23 +14,12 @@ export interface AdminReport {
   todo: string[];
 }
 
-function requireServer(storage: Storage, command: string): void {
-  if (storage.backend === 'postgresql') return;
-  throw new BackendUnsupported(
-    `${command} needs the PostgreSQL backend: the embedded database (PGlite) runs inside this one process ` +
-      'and has no shards or replicas. Run the federation on a PostgreSQL server (database.backend = ' +
-      '"postgresql", or BIGCHAINDB_DATABASE_BACKEND=postgresql) and run the command again.',
-    { backend: storage.backend },
-  );
-}
-
 /**
  * `set-shards N`: hash-partitions the large tables into N partitions each (N = 1 makes them plain tables
  * again). The rows are copied into the new layout in one transaction, so readers see the old or the new
  * tables, never a mix; writers wait meanwhile.
  */
 export async function setShards(storage: Storage, shards: number): Promise<AdminReport> {
-  requireServer(storage, 'set-shards');
   wholeNumber(shards, 'The number of shards');
   const current = Number((await storage.meta('shards')) ?? '1');
   if (current === shards) {
@@ -62,7 +51,6 @@ export async function setShards(storage: Storage, shards: number): Promise<Admin
  * (`synchronous_standby_names = 'ANY R-1 (*)'`); R = 1 turns the wait off. Needs superuser rights.
  */
 export async function setReplicas(storage: Storage, replicas: number): Promise<AdminReport> {
-  requireServer(storage, 'set-replicas');
   wholeNumber(replicas, 'The number of replicas');
   const standbysNeeded = replicas - 1;
   const setting = standbysNeeded === 0 ? '' : `ANY ${standbysNeeded} (*)`;

@@ -1,9 +1,11 @@
 /**
- * The narrow interface between the storage queries and a PostgreSQL engine. Two drivers implement it:
- * PGlite in-process (the embedded default) and a pooled connection to a PostgreSQL server. Everything above
- * this file is one set of SQL, whichever driver runs it.
+ * The narrow interface between the storage queries and PostgreSQL. The node's driver is a pooled connection
+ * to a PostgreSQL server, on either backend (the server the node runs itself, or one a federation shares);
+ * PGlite implements it too, only to read a data directory of the earlier embedded engine (pglite-driver.ts).
+ * Everything above this file is one set of SQL.
  */
 
+/** `embedded`: a server the node runs itself on `database.path`; `postgresql`: a server it is given */
 export type BackendName = 'embedded' | 'postgresql';
 
 /** Something that runs one parameterised statement: the driver itself, or a transaction in progress. */
@@ -12,7 +14,6 @@ export interface SqlSession {
 }
 
 export interface SqlDriver extends SqlSession {
-  readonly backend: BackendName;
   /** Runs work inside BEGIN … COMMIT on one connection; any throw rolls back and is rethrown. */
   transaction<T>(work: (session: SqlSession) => Promise<T>): Promise<T>;
   /** Runs a script of several statements without parameters (schema changes). */

@@ -54,9 +54,6 @@ export class BlockConflictError extends StorageError {
   }
 }
 
-/** A feature only the PostgreSQL server backend has (sharding, replication). */
-export class BackendUnsupported extends StorageError {}
-
 /**
  * SQLSTATE class 08 (connection exceptions), 53300 too many connections, 57P01/57P02 admin and crash
  * shutdown, 57P03 cannot connect now (starting up, shutting down); node:net's refused or lost connection

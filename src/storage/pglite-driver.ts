@@ -5,29 +5,26 @@ import { PGlite } from '@electric-sql/pglite';
 import type { SqlDriver, SqlSession } from './driver.ts';
 import { errorCode } from '../protocol/errors.ts';
 import { StorageError } from './errors.ts';
-
-/** `database.path` value that keeps the embedded database in memory only (tests, throwaway nodes). */
-export const IN_MEMORY_PATH = 'memory://';
+import { processIsAlive } from './process-alive.ts';
 
 /**
- * The embedded backend: PostgreSQL compiled to WebAssembly, running in this process on a data directory.
- * It serves one statement at a time, so callers batch their work; a transaction holds it exclusively.
+ * The earlier embedded engine: PostgreSQL compiled to WebAssembly, running in this process on a data
+ * directory. Kept only so that `bigchaindb backup` can read such a directory to move its chain to the
+ * embedded PostgreSQL server (docs/storage.md, "Moving from PGlite"); the node never runs on it.
  */
 export class PGliteDriver implements SqlDriver {
-  readonly backend = 'embedded';
 
   private constructor(
     private readonly db: PGlite,
-    private readonly lockFile: string | undefined,
+    private readonly lockFile: string,
   ) {}
 
   /**
-   * Opens (creating if needed) the data directory; IN_MEMORY_PATH keeps nothing on disk. A lock file keeps
+   * Opens (creating if needed: the tests make such directories) the data directory. A lock file keeps
    * a second process (a node, or a CLI command while the node runs) from opening the same directory, which
    * would corrupt it: PGlite has no postmaster to arbitrate.
    */
   static async open(path: string): Promise<PGliteDriver> {
-    if (path === IN_MEMORY_PATH) return new PGliteDriver(await PGlite.create(), undefined);
     await mkdir(path, { recursive: true });
     const lockFile = lockDataDirectory(path);
     try {
@@ -63,34 +60,11 @@ export class PGliteDriver implements SqlDriver {
 
   async close(): Promise<void> {
     if (!this.db.closed) await this.db.close();
-    if (this.lockFile !== undefined) rmSync(this.lockFile, { force: true });
+    rmSync(this.lockFile, { force: true });
   }
 }
 
 const LOCK_FILE = 'bigchaindb.lock';
-
-function processIsAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    // EPERM: it exists but belongs to someone else.
-    if (errorCode(error) !== 'EPERM') return false;
-  }
-  // A zombie (exited or killed, not yet reaped by its parent) still answers signal 0 but holds nothing.
-  return processState(pid) !== 'Z';
-}
-
-/** The state letter in /proc/PID/stat (Linux), undefined where it cannot be read. */
-function processState(pid: number): string | undefined {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  // `PID (command) STATE …`: the command may itself hold spaces and parentheses, so read after the last ')'.
-  return stat.slice(stat.lastIndexOf(')') + 1).trimStart()[0];
-}
 
 /** Creates the lock file holding our pid; takes over one left by a process that no longer runs. */
 function lockDataDirectory(path: string): string {

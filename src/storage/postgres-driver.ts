@@ -38,12 +38,15 @@ function quoteIdentifier(name: string): string {
 
 /** A PostgreSQL server shared by the nodes of a federation, reached through a connection pool. */
 export class PostgresDriver implements SqlDriver {
-  readonly backend = 'postgresql';
   private readonly pool: pg.Pool;
   private readonly listener: Listener;
   private closed = false;
 
-  constructor(connection: PostgresConnection) {
+  /** `onClose`: what closing the driver also ends (the embedded backend's server) */
+  constructor(
+    connection: PostgresConnection,
+    private readonly onClose: () => Promise<void> = async () => {},
+  ) {
     this.pool = new pg.Pool({ ...clientConfig(connection, 'bigchaindb'), max: connection.poolSize ?? 8 });
     // An idle pooled connection that dies (server restart) is dropped by the pool; the next query opens a
     // new one. Without a handler the 'error' event would crash the process.
@@ -91,6 +94,7 @@ export class PostgresDriver implements SqlDriver {
     this.closed = true;
     await this.listener.close();
     await this.pool.end();
+    await this.onClose();
   }
 }
 

@@ -101,10 +101,6 @@ export class Storage {
     return bound;
   }
 
-  get backend(): SqlDriver['backend'] {
-    return this.driver.backend;
-  }
-
   async close(): Promise<void> {
     await this.driver.close();
   }
@@ -153,13 +149,12 @@ export class Storage {
   }
 
   /**
-   * Refreshes the planner's statistics; on the embedded backend also reclaims the backlog's deleted rows.
-   * PGlite has no autovacuum: without statistics its planner turned batched lookups into scans of the whole
-   * chain (bench:storage: 7 ms → 0.94 s per 100 ids at 1M transactions). A server's autovacuum gets there
-   * too, but only on its next round (up to a minute), meanwhile the same plans cost 46 ms at 100k.
+   * Refreshes the planner's statistics. Autovacuum gets there too, but only on its next round (up to a
+   * minute); meanwhile, on a chain that has just grown, batched lookups were planned as scans of the whole
+   * chain (bench:storage: 46 ms per 100 ids at 100k transactions).
    */
   async analyze(): Promise<void> {
-    this.analyzedRows = await schema.analyze(this.sql, this.backend === 'embedded');
+    this.analyzedRows = await schema.analyze(this.sql);
     this.rowsSinceAnalyze = 0;
   }
 

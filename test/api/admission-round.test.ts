@@ -14,7 +14,7 @@ let backend: StorageBackend;
 let pool: VerifyPool;
 
 before(async () => {
-  backend = await startBackend('embedded');
+  backend = await startBackend();
   pool = new VerifyPool(1);
   await pool.ready();
 });

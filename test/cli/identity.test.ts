@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { Bigchain } from '../../src/node/bigchain.ts';
 import { generateKeyPair, type KeyPair } from '../../src/protocol/crypto.ts';
 import { openStorage } from '../../src/storage/open.ts';
-import { IN_MEMORY_PATH } from '../../src/storage/pglite-driver.ts';
+import { IN_MEMORY_PATH } from '../../src/storage/embedded-server.ts';
 import type { Storage } from '../../src/storage/storage.ts';
 import { atLevel } from '../support/log-records.ts';
 import { runCli, type ProcessResult } from '../support/processes.ts';
@@ -22,7 +22,7 @@ const [a, b, c, d] = [generateKeyPair(), generateKeyPair(), generateKeyPair(), g
 describe('Bigchain.checkIdentity: whether this node belongs to the chain in its database', () => {
   let storage: Storage;
   before(async () => {
-    storage = await openStorage({ backend: 'embedded', path: IN_MEMORY_PATH, host: '', port: 0, name: '' });
+    storage = await openStorage({ backend: 'embedded', path: IN_MEMORY_PATH, host: '', port: 0, name: 'bigchain' });
   });
   after(async () => {
     await storage.close();

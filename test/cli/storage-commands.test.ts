@@ -25,7 +25,7 @@ describe('bigchaindb storage commands', () => {
     await rm(home, { recursive: true, force: true });
   });
 
-  test('embedded: init, init again, set-shards/set-replicas refused, drop with and without confirmation', async () => {
+  test('embedded: init, init again, set-shards, set-replicas (more than 1 refused), drop with and without confirmation', async () => {
     const dropMissing = await runCli(['-y', 'drop'], env);
     assert.equal(dropMissing.code, 1);
     assert.match(
@@ -46,14 +46,23 @@ describe('bigchaindb storage commands', () => {
       'The database already exists.\nIf you wish to re-initialize it, first drop it.\n',
     );
 
-    for (const command of ['set-shards', 'set-replicas']) {
-      const refused = await runCli([command, '3'], env);
-      assert.equal(refused.code, 1);
-      assert.match(
-        refused.stderr,
-        new RegExp(`^bigchaindb: ${command} needs the PostgreSQL backend: .*PostgreSQL server`),
-      );
-    }
+    // The embedded server is a PostgreSQL server: set-shards works on it as on any other.
+    const shards = await runCli(['set-shards', '3'], env);
+    assert.equal(shards.code, 0, shards.stderr);
+    assert.match(
+      shards.stdout,
+      /^Re-laid out .* as 3 hash partitions each in database `.*\/data` \(\d+ rows copied\)\.\n/,
+    );
+    const replicas = await runCli(['set-replicas', '1'], env);
+    assert.equal(replicas.code, 0, replicas.stderr);
+    assert.match(replicas.stdout, /^Commits no longer wait for standbys/);
+    // No standby can reach a server that listens only on a socket: a commit would wait for ever.
+    const refused = await runCli(['set-replicas', '3'], env);
+    assert.equal(refused.code, 1);
+    assert.match(
+      refused.stderr,
+      /^bigchaindb: set-replicas 3: the embedded backend's server listens only on a Unix socket in .*\/data, so no standby can stream from it\./,
+    );
     const usage = await runCli(['set-shards', 'many'], env);
     assert.equal(usage.code, 2);
     assert.match(usage.stderr, /usage: bigchaindb set-shards NUM_SHARDS/);

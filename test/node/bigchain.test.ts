@@ -5,7 +5,7 @@ import { DoubleSpend } from '../../src/protocol/validation-errors.ts';
 import { defaultConfig, KeypairNotFoundException } from '../../src/config/config.ts';
 import { ConsensusPluginError } from '../../src/node/consensus-plugin.ts';
 import { Bigchain, GenesisBlockAlreadyExistsError } from '../../src/node/bigchain.ts';
-import { IN_MEMORY_PATH } from '../../src/storage/pglite-driver.ts';
+import { IN_MEMORY_PATH } from '../../src/storage/embedded-server.ts';
 import { generateKeyPair, TestChain } from '../support/chain.ts';
 import { describeEachBackend } from '../support/storage-backends.ts';
 

@@ -14,7 +14,6 @@ function counting(storage: Storage): { storage: Storage; queries: () => number }
   const driver = rawDriver(storage);
   let queries = 0;
   const wrapped: SqlDriver = {
-    backend: driver.backend,
     query: (text, params) => {
       queries++;
       return driver.query(text, params);

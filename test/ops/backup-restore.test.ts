@@ -21,7 +21,7 @@ import {
   type BackupOptions,
   type BackupProgress,
 } from '../../src/ops/index.ts';
-import { PGliteDriver } from '../../src/storage/pglite-driver.ts';
+import { openStorage } from '../../src/storage/open.ts';
 import { PostgresDriver } from '../../src/storage/postgres-driver.ts';
 import { Storage } from '../../src/storage/storage.ts';
 import { generateKeyPair, TestChain } from '../support/chain.ts';
@@ -191,7 +191,7 @@ for (const name of BACKEND_NAMES) {
   describe(`backup and restore [${name}]`, () => {
     let backend: StorageBackend;
     before(async () => {
-      backend = await startBackend(name);
+      backend = await startBackend();
     });
     after(async () => {
       await backend.close();
@@ -714,27 +714,29 @@ for (const name of BACKEND_NAMES) {
         }
       });
     }
-
-    if (name === 'embedded') {
-      it('a copy of the data directory taken while the node is stopped restores with the rule', async () => {
-        const dir = await mkdtemp(join(tmpdir(), 'bigchaindb-datadir-'));
-        try {
-          const live = new Storage(await PGliteDriver.open(join(dir, 'data')), 'data');
-          const fixture = await populate(live, { tail: true });
-          await live.close();
-          await cp(join(dir, 'data'), join(dir, 'copy'), { recursive: true });
-          const copy = new Storage(await PGliteDriver.open(join(dir, 'copy')), 'copy');
-          try {
-            const pruned = await pruneAfterLastValidBlock(copy);
-            assert.equal(pruned.lastValidBlock, blockOf(fixture, 3).id);
-            assert.deepEqual(await copy.counts(), { blocks: 4, transactions: 6, votes: 7, backlog: 0 });
-          } finally {
-            await copy.close();
-          }
-        } finally {
-          await rm(dir, { recursive: true, force: true });
-        }
-      });
-    }
   });
 }
+
+describe('the embedded backend', () => {
+  it('a copy of the data directory taken while the node is stopped restores with the rule', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'bigchaindb-datadir-'));
+    const embedded = (path: string) =>
+      ({ backend: 'embedded', path: join(dir, path), host: '', port: 0, name: 'bigchain' }) as const;
+    try {
+      const live = await openStorage(embedded('data'), { create: true });
+      const fixture = await populate(live, { tail: true });
+      await live.close();
+      await cp(join(dir, 'data'), join(dir, 'copy'), { recursive: true });
+      const copy = await openStorage(embedded('copy'));
+      try {
+        const pruned = await pruneAfterLastValidBlock(copy);
+        assert.equal(pruned.lastValidBlock, blockOf(fixture, 3).id);
+        assert.deepEqual(await copy.counts(), { blocks: 4, transactions: 6, votes: 7, backlog: 0 });
+      } finally {
+        await copy.close();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

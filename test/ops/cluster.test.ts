@@ -2,10 +2,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  BackendUnsupported,
   BlockConflictError,
   IN_MEMORY_PATH,
-  PGliteDriver,
+  openStorage,
   PostgresDriver,
   Storage,
 } from '../../src/storage/index.ts';
@@ -24,19 +23,19 @@ function serverStorage(server: PostgresServer): Storage {
   return new Storage(driver, server.database);
 }
 
-describe('set-shards and set-replicas on the embedded backend', () => {
-  test('explain that they need the PostgreSQL backend', async () => {
-    const storage = new Storage(await PGliteDriver.open(IN_MEMORY_PATH), 'memory');
+describe('set-shards on the embedded backend', () => {
+  test('partitions the tables of the server the node runs, like on any PostgreSQL', async () => {
+    const config = { backend: 'embedded', path: IN_MEMORY_PATH, host: '', port: 0, name: 'bigchain' } as const;
+    const storage = await openStorage(config, { create: true });
     try {
-      await assert.rejects(setShards(storage, 4), (error: Error) => {
-        assert.ok(error instanceof BackendUnsupported);
-        assert.match(error.message, /^set-shards needs the PostgreSQL backend/);
-        return true;
-      });
-      await assert.rejects(
-        setReplicas(storage, 3),
-        /BackendUnsupported: set-replicas needs the PostgreSQL backend/,
-      );
+      const chain = new TestChain();
+      await storage.init(chain.genesis);
+      const block = chain.block([chain.create(generateKeyPair().publicKey)]);
+      await storage.writeBlock(block);
+      const report = await setShards(storage, 4);
+      assert.match(report.done.join('\n'), /4 hash partitions/);
+      assert.equal(await storage.meta('shards'), '4');
+      assert.equal((await storage.getBlock(block.id))?.block.id, block.id);
     } finally {
       await storage.close();
     }

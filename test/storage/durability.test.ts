@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, test } from 'node:test';
-import { PGliteDriver, PostgresDriver, Storage } from '../../src/storage/index.ts';
+import { openStorage, PostgresDriver, Storage } from '../../src/storage/index.ts';
+import { requirePostgresBin, runPostgresTool } from '../../src/storage/local-postgres.ts';
 import { startPostgres } from '../support/postgres.ts';
 import { rawDriver } from '../support/raw-sql.ts';
 
@@ -66,16 +68,26 @@ async function assertNothingLost(storage: Storage, acknowledged: Acknowledged): 
 }
 
 describe('a crash of the node process loses nothing acknowledged', () => {
-  test('embedded: SIGKILL mid-write, reopen the data directory', async () => {
+  test('embedded: SIGKILL the node mid-write, crash its server, reopen the data directory', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'bigchain-durability-'));
     try {
       const acknowledged = await writeThenKill(['embedded', dir], 8);
-      const storage = new Storage(await PGliteDriver.open(dir), dir);
+      // The server outlives the node killed outright; crash it too, so that reopening runs crash recovery.
+      assert.ok(existsSync(join(dir, 'pgdata', 'postmaster.pid')), 'the server outlived the node');
+      await runPostgresTool(
+        requirePostgresBin(),
+        'pg_ctl',
+        ['-D', join(dir, 'pgdata'), '-m', 'immediate', 'stop'],
+        dir,
+      );
+      const config = { backend: 'embedded', path: dir, host: '', port: 0, name: 'bigchain' } as const;
+      const storage = await openStorage(config);
       try {
         await assertNothingLost(storage, acknowledged);
       } finally {
         await storage.close();
       }
+      assert.equal(existsSync(join(dir, 'pgdata', 'postmaster.pid')), false, 'closing stopped the server');
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -3,7 +3,8 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import ts from 'typescript';
-import { PGliteDriver, IN_MEMORY_PATH } from '../../src/storage/pglite-driver.ts';
+import { PostgresDriver } from '../../src/storage/postgres-driver.ts';
+import { startPostgres, type PostgresServer } from '../support/postgres.ts';
 import { checkSources, sourceStrings, sqlOrderProblems } from '../support/sql-order-check.ts';
 import { ROOT } from '../support/processes.ts';
 
@@ -147,9 +148,11 @@ describe('the text-ordering check (test/support/sql-order-check.ts)', () => {
 });
 
 describe('the check agrees with PostgreSQL', () => {
-  let driver: PGliteDriver;
+  let server: PostgresServer;
+  let driver: PostgresDriver;
   before(async () => {
-    driver = await PGliteDriver.open(IN_MEMORY_PATH);
+    server = await startPostgres();
+    driver = new PostgresDriver({ host: server.host, port: server.port, name: server.database, user: server.user });
     await driver.exec(
       `CREATE TABLE blocks (id text, seq bigint);
        INSERT INTO blocks SELECT 'b' || g, g FROM generate_series(1, 12) AS g;`,
@@ -157,6 +160,7 @@ describe('the check agrees with PostgreSQL', () => {
   });
   after(async () => {
     await driver.close();
+    await server.stop();
   });
 
   test('a statement is flagged exactly when PostgreSQL answers it in text order (block 9 last, not 12)', async () => {

@@ -113,9 +113,8 @@ export async function counts(session: SqlSession): Promise<TableCounts> {
  * Refreshes the planner's statistics (with `vacuumBacklog`, also reclaims the backlog's deleted rows) and
  * returns the planner's estimate of the transactions rows.
  */
-export async function analyze(session: SqlSession, vacuumBacklog: boolean): Promise<number> {
+export async function analyze(session: SqlSession): Promise<number> {
   await session.query('ANALYZE blocks, transactions, outputs, spends, votes');
-  if (vacuumBacklog) await session.query('VACUUM (ANALYZE) backlog');
   const [row] = await session.query<{ rows: number }>(
     // The leaf tables: once sharded, the rows are in the partitions, not the parent.
     `SELECT coalesce(sum(greatest(reltuples, 0)), 0)::float8 AS rows FROM pg_class WHERE relkind = 'r'
