@@ -22,7 +22,13 @@ const [a, b, c, d] = [generateKeyPair(), generateKeyPair(), generateKeyPair(), g
 describe('Bigchain.checkIdentity: whether this node belongs to the chain in its database', () => {
   let storage: Storage;
   before(async () => {
-    storage = await openStorage({ backend: 'embedded', path: IN_MEMORY_PATH, host: '', port: 0, name: 'bigchain' });
+    storage = await openStorage({
+      backend: 'embedded',
+      path: IN_MEMORY_PATH,
+      host: '',
+      port: 0,
+      name: 'bigchain',
+    });
   });
   after(async () => {
     await storage.close();

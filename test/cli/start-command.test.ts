@@ -1,55 +1,15 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { tempClient } from '../../src/driver/index.ts';
-import { runCli, type ProcessResult } from '../support/processes.ts';
-import { asLogText, logRecord } from '../support/log-records.ts';
+import { runCli } from '../support/processes.ts';
+import { startAndStop } from '../support/start-node.ts';
+import { logRecord } from '../support/log-records.ts';
 import { freePort } from '../support/ports.ts';
 import { waitFor } from '../support/wait.ts';
-
-/** `bigchaindb start` in a fresh HOME: waits for the node to run, then `whileRunning`, stops it with `signal`. */
-async function startAndStop(
-  home: string,
-  signal: NodeJS.Signals,
-  options: {
-    /** before the command */
-    globalArgs?: string[];
-    /** after the command */
-    args?: string[];
-    env?: NodeJS.ProcessEnv;
-    whileRunning?: (node: { pid: number; stderr: () => string }) => Promise<void>;
-  } = {},
-): Promise<ProcessResult> {
-  const env = {
-    HOME: home,
-    BIGCHAINDB_BLOCK_TIMEOUT: '0.1',
-    BIGCHAINDB_SERVER_BIND: '127.0.0.1:0',
-    // Each request is a DEBUG event: the tests read them.
-    BIGCHAINDB_LOG_LEVEL: 'debug',
-    ...options.env,
-  };
-  // The node logs JSON events (stderr is not a terminal); the assertions read them as the text format.
-  const result = await runCli([...(options.globalArgs ?? []), 'start', ...(options.args ?? [])], env, {
-    cwd: home,
-    whileRunning: async ({ child, stderr }) => {
-      const text = () => asLogText(stderr());
-      await waitFor('the node to start', async () => {
-        if (child.exitCode !== null) throw new Error(`exited early (${child.exitCode}): ${text()}`);
-        return text().includes('Starting BigchainDB main process');
-      });
-      try {
-        await options.whileRunning?.({ pid: child.pid!, stderr: text });
-      } finally {
-        child.kill(signal);
-      }
-    },
-  });
-  return { ...result, stderr: asLogText(result.stderr) };
-}
 
 describe('bigchaindb start', () => {
   let home: string;
@@ -229,66 +189,6 @@ describe('bigchaindb start --experimental-start-postgresql', () => {
     }
   });
 
-  test('server.workers: API processes share server.bind, a dead one is replaced, all stop with the node', async () => {
-    const home = await mkdtemp(join(tmpdir(), 'bigchain-start-workers-'));
-    await chmod(home, 0o755);
-    let workerPids: number[] = [];
-    try {
-      const env = { BIGCHAINDB_DATABASE_PORT: String(await freePort()), BIGCHAINDB_SERVER_WORKERS: '2' };
-      const run = await startAndStop(home, 'SIGTERM', {
-        args: ['--experimental-start-postgresql'],
-        env,
-        whileRunning: async ({ pid, stderr }) => {
-          assert.match(stderr(), /HTTP API served by 2 worker processes \(server\.workers\)/);
-          const apiEndpoint = /Listening to client connections on: (\S+)/.exec(stderr())![1]!;
-          const client = tempClient({ apiEndpoint });
-          const send = (n: number) => Promise.all(Array.from({ length: n }, () => client.create()));
-          await send(40);
-          // node:cluster hands connections to the workers in turn: both answered.
-          assert.match(stderr(), /DEBUG \[http:1\] POST \/api\/v1\/transactions\/ 201/);
-          assert.match(stderr(), /DEBUG \[http:2\] POST \/api\/v1\/transactions\/ 201/);
-          // Whichever worker answers GET /metrics, it counts the whole node: the blocks the `start`
-          // process decided, with the process metrics of all three summed.
-          const base = apiEndpoint.replace(/\/api\/v1$/, '');
-          const validTransactions = /^bigchaindb_block_transactions_decided_total\{result="valid"\} (\d+)$/m;
-          await waitFor('the 40 transactions decided valid, in the metrics', async () => {
-            const text = await (await fetch(`${base}/metrics`)).text();
-            return Number(validTransactions.exec(text)?.[1]) === 40;
-          });
-          const scrapes = await Promise.all(
-            Array.from({ length: 4 }, async () => {
-              // A connection each, so that node:cluster hands them to both workers.
-              const response = await fetch(`${base}/metrics`, { headers: { connection: 'close' } });
-              return response.text();
-            }),
-          );
-          for (const text of scrapes) {
-            assert.equal(validTransactions.exec(text)?.[1], '40', text);
-            assert.match(text, /^process_cpu_seconds_total \d/m);
-          }
-          assert.match(stderr(), /DEBUG \[http:1\] GET \/metrics 200/);
-          assert.match(stderr(), /DEBUG \[http:2\] GET \/metrics 200/);
-          workerPids = apiWorkerPids(pid);
-          assert.equal(workerPids.length, 2, 'two worker processes');
-          process.kill(workerPids[0]!, 'SIGKILL');
-          await waitFor('the worker to be replaced', async () =>
-            stderr().includes('HTTP API worker replaced'),
-          );
-          assert.match(stderr(), new RegExp(`ERROR HTTP API worker ${workerPids[0]} exited \\(SIGKILL\\)`));
-          await send(10);
-          workerPids = apiWorkerPids(pid);
-          assert.equal(workerPids.length, 2, 'two worker processes again');
-        },
-      });
-      assert.equal(run.code, 0, run.stderr);
-      assert.match(run.stderr, /INFO  Stopped\n.*INFO  PostgreSQL stopped\n$/);
-      for (const pid of workerPids)
-        assert.throws(() => process.kill(pid, 0), /ESRCH/, `worker ${pid} is gone`);
-    } finally {
-      await rm(home, { recursive: true, force: true });
-    }
-  });
-
   test('an unknown option of start is a usage error', async () => {
     const { code, stderr } = await runCli(['start', '--bogus'], { HOME: tmpdir() });
     assert.equal(code, 2);
@@ -305,12 +205,3 @@ describe('bigchaindb start --experimental-start-postgresql', () => {
     );
   });
 });
-
-/** The HTTP API worker processes of the node process `pid`. */
-function apiWorkerPids(pid: number): number[] {
-  const listed = spawnSync('ps', ['-o', 'pid=,args=', '--ppid', String(pid)], { encoding: 'utf8' }).stdout;
-  return listed
-    .split('\n')
-    .filter((line) => line.includes('bin/api-worker.js'))
-    .map((line) => Number.parseInt(line.trim(), 10));
-}

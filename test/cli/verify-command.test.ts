@@ -33,7 +33,13 @@ describe('bigchaindb verify', () => {
 
   /** The embedded database, opened in this process while no command runs (one process at a time). */
   async function withDatabase(work: (storage: Storage) => Promise<void>): Promise<void> {
-    const storage = await openStorage({ backend: 'embedded', path: data, host: '', port: 0, name: 'bigchain' });
+    const storage = await openStorage({
+      backend: 'embedded',
+      path: data,
+      host: '',
+      port: 0,
+      name: 'bigchain',
+    });
     try {
       await work(storage);
     } finally {
