@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { EmbeddedServer } from '../../src/storage/embedded-server.ts';
 import { openStorage, type DatabaseConfig } from '../../src/storage/open.ts';
+import { TestChain } from '../support/chain.ts';
 
 const embedded = (path: string, password?: string): DatabaseConfig => ({
   backend: 'embedded',
@@ -30,10 +31,12 @@ describe('the embedded PostgreSQL server', () => {
     const states: EmbeddedServer['state'][] = [];
     const onEmbeddedServer = (server: EmbeddedServer) => states.push(server.state);
     const first = await openStorage(embedded(path), { create: true, onEmbeddedServer });
+    const { genesis } = new TestChain();
+    await first.init(genesis);
     const second = await openStorage(embedded(path), { onEmbeddedServer });
     assert.deepEqual(states, ['created', 'shared']);
     await second.close();
-    assert.equal(await first.getBlock('0'.repeat(64)), undefined, 'still answering');
+    assert.equal((await first.getBlock(genesis.id))?.block.id, genesis.id, 'still answering');
     await first.close();
     assert.equal(existsSync(join(path, 'pgdata', 'postmaster.pid')), false, 'stopped by its owner');
     assert.equal(existsSync(join(path, 'owner')), false);
