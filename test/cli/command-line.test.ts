@@ -252,14 +252,19 @@ describe('the bigchaindb command line', () => {
     try {
       // A cluster of another PostgreSQL version: start with the flag refuses it before starting anything,
       // which shows the flag took effect without running a server.
-      await mkdir(join(dir, '.bigchaindb-postgresql', 'data'), { recursive: true });
-      await writeFile(join(dir, '.bigchaindb-postgresql', 'data', 'PG_VERSION'), '15\n');
-      const pgEnv = { HOME: dir, BIGCHAINDB_DATABASE_PORT: String(await closedPort()) };
+      await mkdir(join(dir, '.bigchaindb-data', 'pgdata'), { recursive: true, mode: 0o700 });
+      await writeFile(join(dir, '.bigchaindb-data', 'pgdata', 'PG_VERSION'), '15\n');
+      // The configured server: nothing listens there, and the flag makes the node not look.
+      const pgEnv = {
+        HOME: dir,
+        BIGCHAINDB_DATABASE_BACKEND: 'postgresql',
+        BIGCHAINDB_DATABASE_PORT: String(await closedPort()),
+      };
       for (const args of [
         ['start', '--experimental-start-rethinkdb'],
         ['--experimental-start-rethinkdb', 'start'],
       ]) {
-        const result = await runCli(args, pgEnv, { cwd: dir });
+        const result = await runCli(args, pgEnv, { cwd: dir, timeoutMs: 60_000 });
         assert.equal(result.code, 1, result.stderr);
         assert.match(
           result.stderr,
