@@ -793,9 +793,9 @@ async function runScenario(
     cores,
   );
   console.log(
-    `${tag} raw verify ${rawVerifyPerSecond.toLocaleString('en-US')} signatures/s on ${cores} threads; ` +
+    `${tag} raw verify ${rawVerifyPerSecond.toLocaleString('en-US')} signatures/s on ${cores} worker thread${cores === 1 ? '' : 's'}; ` +
       `one core: verify ${ceiling.cost.verifyUs} µs, sign ${ceiling.cost.signUs} µs → ceiling ` +
-      `${ceiling.create.txPerSecond} CREATE tx/s, ${ceiling.transfer.txPerSecond} TRANSFER tx/s on ${cores} cores`,
+      `${ceiling.create.txPerSecond} CREATE tx/s, ${ceiling.transfer.txPerSecond} TRANSFER tx/s on ${cores} core${cores === 1 ? '' : 's'}`,
   );
 
   const decisions = new Decisions();
