@@ -99,23 +99,22 @@ export function signatureCostPerCore(txs: readonly Transaction[]): SignatureCost
   const verifyUs: number[] = [];
   const signUs: number[] = [];
   for (let round = 0; round <= SIGNATURE_ROUNDS; round++) {
-    let started = performance.now();
+    const started = performance.now();
     for (const job of jobs)
       if (!verifyMessage(job.message, job.signature, job.publicKey))
         throw new Error('a benchmark signature does not verify');
     const verified = performance.now();
     for (const job of jobs) signMessage(job.message, nodeKey);
+    const signed = performance.now();
     if (round === 0) continue;
     verifyUs.push(((verified - started) * 1000) / jobs.length);
-    started = verified;
-    signUs.push(((performance.now() - started) * 1000) / jobs.length);
+    signUs.push(((signed - verified) * 1000) / jobs.length);
   }
-  const median = (values: number[]) =>
-    percentile(
-      values.sort((a, b) => a - b),
-      50,
-    );
-  return { verifyUs: median(verifyUs), signUs: median(signUs) };
+  const ascending = (a: number, b: number) => a - b;
+  return {
+    verifyUs: percentile(verifyUs.sort(ascending), 50),
+    signUs: percentile(signUs.sort(ascending), 50),
+  };
 }
 
 /** CPU seconds used so far and peak resident memory of a process (Linux /proc). */
