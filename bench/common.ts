@@ -1,4 +1,7 @@
-/** What the node benchmarks share: node processes, the raw verify rate, percentiles, process statistics. */
+/**
+ * What the node benchmarks share: node processes, the raw verify rate and signature cost, percentiles,
+ * process statistics.
+ */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
@@ -6,8 +9,19 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { createInterface } from 'node:readline';
-import { timestamp, type KeyPair } from '../src/protocol/crypto.ts';
-import { createInputCondition, type Transaction } from '../src/protocol/transaction.ts';
+import { Fulfillment, type Ed25519Fulfillment } from '../src/protocol/cc/index.ts';
+import {
+  generateKeyPair,
+  signMessage,
+  timestamp,
+  verifyMessage,
+  type KeyPair,
+} from '../src/protocol/crypto.ts';
+import {
+  createInputCondition,
+  serializeFulfillmentMessage,
+  type Transaction,
+} from '../src/protocol/transaction.ts';
 import { VerifyPool } from '../src/node/verify-pool.ts';
 import { freePort } from '../test/support/ports.ts';
 import { startPostgres, type PostgresServer } from '../test/support/postgres.ts';
@@ -15,6 +29,8 @@ import { startPostgres, type PostgresServer } from '../test/support/postgres.ts'
 const BIN = new URL('../bin/bigchaindb.js', import.meta.url).pathname;
 /** Linux reports process CPU time in clock ticks of 1/100 s. */
 const CLOCK_TICKS_PER_SECOND = 100;
+/** Timed rounds of signatureCostPerCore, after one that warms up (JIT, key caches); the median is kept. */
+const SIGNATURE_ROUNDS = 3;
 
 /**
  * A throwaway PostgreSQL server as durable as a production one (fsync and full-page writes on), and the
@@ -57,6 +73,50 @@ export async function rawVerifyRate(txs: readonly Transaction[]): Promise<number
   }
 }
 
+/** node:crypto time of one Ed25519 operation on one core, as the node calls it (µs). */
+export interface SignatureCost {
+  /** verifying a client's signature (the node's KeyObject cache warm, as for its recurring clients) */
+  verifyUs: number;
+  /** the node signing a message of the same size (its CREATE of a client's CREATE) */
+  signUs: number;
+}
+
+/**
+ * The signatures of these transactions (their first fulfillments) verified, and their messages signed by a
+ * node key, on this thread: one core. Messages are serialized beforehand, so only the crypto is timed.
+ */
+export function signatureCostPerCore(txs: readonly Transaction[]): SignatureCost {
+  const nodeKey = generateKeyPair().privateKey;
+  const jobs = txs.map((tx) => {
+    const entry = tx.transaction.fulfillments[0]!;
+    const fulfillment = Fulfillment.fromUri(entry.fulfillment!) as Ed25519Fulfillment;
+    return {
+      message: Buffer.from(serializeFulfillmentMessage(tx, entry)),
+      signature: fulfillment.signature!,
+      publicKey: fulfillment.publicKey!,
+    };
+  });
+  const verifyUs: number[] = [];
+  const signUs: number[] = [];
+  for (let round = 0; round <= SIGNATURE_ROUNDS; round++) {
+    const started = performance.now();
+    for (const job of jobs)
+      if (!verifyMessage(job.message, job.signature, job.publicKey))
+        throw new Error('a benchmark signature does not verify');
+    const verified = performance.now();
+    for (const job of jobs) signMessage(job.message, nodeKey);
+    const signed = performance.now();
+    if (round === 0) continue;
+    verifyUs.push(((verified - started) * 1000) / jobs.length);
+    signUs.push(((signed - verified) * 1000) / jobs.length);
+  }
+  const ascending = (a: number, b: number) => a - b;
+  return {
+    verifyUs: percentile(verifyUs.sort(ascending), 50),
+    signUs: percentile(signUs.sort(ascending), 50),
+  };
+}
+
 /** CPU seconds used so far and peak resident memory of a process (Linux /proc). */
 export interface ProcessStats {
   cpuSeconds: number;
@@ -87,16 +147,30 @@ function procEntry(pid: number): ProcEntry | undefined {
 }
 
 /**
- * CPU seconds used so far by a process and its live children (a node's HTTP API workers, PostgreSQL's
- * backends), and the process's own peak resident memory.
+ * CPU seconds used so far by a process and all its descendants (a node's HTTP API workers, PostgreSQL's
+ * backends), those that exited included as far as their parents reaped them (a PostgreSQL backend that
+ * ends is in the postmaster's cutime/cstime), and the process's own peak resident memory.
  */
 export function processStats(pid: number): ProcessStats {
-  const root = procEntry(pid);
-  let ticks = root === undefined ? 0 : root.ticks + root.reapedTicks;
+  const entries = new Map<number, ProcEntry>();
+  const childrenOf = new Map<number, number[]>();
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     const entry = procEntry(Number(name));
-    if (entry?.ppid === pid) ticks += entry.ticks + entry.reapedTicks;
+    if (entry === undefined) continue;
+    entries.set(Number(name), entry);
+    const siblings = childrenOf.get(entry.ppid);
+    if (siblings === undefined) childrenOf.set(entry.ppid, [Number(name)]);
+    else siblings.push(Number(name));
+  }
+  let ticks = 0;
+  const queue = [pid];
+  while (queue.length > 0) {
+    const next = queue.pop()!;
+    const entry = entries.get(next);
+    if (entry === undefined) continue;
+    ticks += entry.ticks + entry.reapedTicks;
+    queue.push(...(childrenOf.get(next) ?? []));
   }
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const peakKiB = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? Number.NaN);

@@ -2,16 +2,28 @@
  * End to end through the HTTP API, as clients see a node: pre-built signed transactions are POSTed with a
  * fixed number of concurrent connections, and timed until they are in blocks decided valid.
  *
- * Scenarios: `embedded-1` (one `bigchaindb start` process on its own PGlite data dir), `postgresql-1` and
- * `postgresql-3` (one or three node processes sharing a durable PostgreSQL server started here). For each:
- *   1. the raw Ed25519 verify rate of the same machine, right before, on one worker thread per core;
+ * Scenarios: `embedded-1` (one `bigchaindb start` process on the embedded backend: the PostgreSQL server the
+ * node runs itself on its own data dir), `postgresql-1` and `postgresql-3` (one or three node processes
+ * sharing a durable PostgreSQL server started here). For each:
+ *   1. the raw Ed25519 verify rate of the same machine, right before, on one worker thread per core; and the
+ *      crypto ceiling: node:crypto µs on one core to verify a client's signature and to sign as the node, so
+ *      a CREATE costs one signature plus one verify per node (the node that admits it checks the client's
+ *      signature, every other node the node's when it votes) and a TRANSFER one verify per node; the
+ *      ceiling is cores × 1e6 / those µs, against which the decided rates are put;
  *   2. CREATE throughput: `--count` client CREATEs POSTed by `--concurrency` connections; tx/s accepted
  *      (201 answers) and decided (in blocks decided valid), POST → valid latency of a `--sample` of them;
  *   3. TRANSFER chains: `--chains` assets from step 2 each handed on `--hops` times, every hop POSTed once the
  *      previous one is valid (its input must be in a valid block);
- *   4. latency at a fixed offered load of `--levels` percent (default 25, 50, 75) of step 2's decided rate,
+ *   4. independent TRANSFERs: `--transfers` other assets from step 2, each spent once, all POSTed as in step 2;
+ *   5. latency at a fixed offered load of `--levels` percent (default 25, 50, 75) of step 2's decided rate,
  *      `--load-seconds` each.
- * CPU time and peak memory are reported for every process (the node processes and this client).
+ * CPU time and peak memory are reported for every process (the node processes with their HTTP API workers,
+ * the PostgreSQL server with all its processes, and this client), and the server CPU per decided
+ * transaction: node processes and PostgreSQL together, from a step's first POST until all its transactions
+ * are decided valid, divided by the transactions decided.
+ *
+ * `--scaling` runs each scenario twice, with this process pinned to CPU 0 and then to CPUs 0 and 1 (taskset);
+ * the node processes and PostgreSQL inherit that affinity, and the client is pinned alike.
  *
  * When is a transaction valid? Every 20 ms the client reads each node's `GET /metrics`: the decided count is
  * the sum over the nodes of `bigchaindb_block_transactions_decided_total{result="valid"}` (each block is
@@ -22,9 +34,12 @@
  *
  *   npm run bench -- [--scenarios embedded-1,postgresql-1,postgresql-3] [--count 20000] [--concurrency 256]
  *                    [--sample 0.1] [--chains 500] [--hops 4] [--levels 25,50,75] [--load-seconds 10]
+ *                    [--transfers N]     (default: the CREATEs not used by chains, at most 5,000)
+ *                    [--scaling]         (each scenario on CPU 0, then on CPUs 0,1)
  *                    [--api-workers N]   (server.workers of the PostgreSQL scenarios' nodes)
  *                    [--profile DIR]     (CPU profiles of the node processes, node --cpu-prof)
  */
+import { execFileSync } from 'node:child_process';
 import http from 'node:http';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -41,9 +56,11 @@ import {
   postmasterPid,
   processStats,
   rawVerifyRate,
+  signatureCostPerCore,
   startBenchNodes,
   type BenchNode,
   type ProcessStats,
+  type SignatureCost,
 } from './common.ts';
 
 const SCENARIOS = ['embedded-1', 'postgresql-1', 'postgresql-3'] as const;
@@ -57,6 +74,12 @@ const PHASE_TIMEOUT_MS = 10 * 60_000;
 const OPEN_LOOP_TICK_MS = 10;
 const MAX_IN_FLIGHT = 2_000;
 const TARGETS = { oneNode: 8_000, threeNodes: 3_000, p95AtHalfLoadMs: 1_500 };
+/** Independent TRANSFERs when --transfers is not given: the CREATEs the chains leave, at most this many. */
+const DEFAULT_TRANSFERS = 5_000;
+/** Client CREATEs whose signatures signatureCostPerCore times. */
+const SIGNATURE_COST_SAMPLE = 2_000;
+/** --scaling: the CPU lists (taskset -c) of the two runs of each scenario. */
+const SCALING_CPUS = ['0', '0,1'] as const;
 
 interface Options {
   scenarios: ScenarioName[];
@@ -65,10 +88,14 @@ interface Options {
   sample: number;
   chains: number;
   hops: number;
+  /** independent TRANSFERs, each spending another CREATE of the throughput step */
+  transfers: number;
   levels: number[];
   loadSeconds: number;
   /** server.workers of the PostgreSQL scenarios' nodes; 0: the API in the node process */
   apiWorkers: number;
+  /** each scenario pinned to SCALING_CPUS in turn */
+  scaling: boolean;
   /** where the node processes write CPU profiles (node --cpu-prof) */
   profileDir?: string;
 }
@@ -82,9 +109,11 @@ function parseOptions(): Options {
       sample: { type: 'string', default: '0.1' },
       chains: { type: 'string', default: '500' },
       hops: { type: 'string', default: '4' },
+      transfers: { type: 'string' },
       levels: { type: 'string', default: '25,50,75' },
       'load-seconds': { type: 'string', default: '10' },
       'api-workers': { type: 'string', default: '0' },
+      scaling: { type: 'boolean', default: false },
       profile: { type: 'string' },
     },
   });
@@ -99,23 +128,35 @@ function parseOptions(): Options {
       throw new Error(`unknown scenario ${scenario}: use ${SCENARIOS.join(', ')}`);
   const sample = Number(values.sample);
   if (!(sample > 0 && sample <= 1)) throw new Error('--sample must be in (0, 1]');
-  const options: Options = {
+  const count = whole('count', values.count, 100);
+  const chains = whole('chains', values.chains, 0);
+  if (chains > count) throw new Error('--chains must not exceed --count');
+  const transfers =
+    values.transfers === undefined
+      ? Math.min(DEFAULT_TRANSFERS, count - chains)
+      : whole('transfers', values.transfers, 0);
+  if (chains + transfers > count) throw new Error('--chains plus --transfers must not exceed --count');
+  if (values.scaling && availableParallelism() < SCALING_CPUS.length)
+    throw new Error(
+      `--scaling needs ${SCALING_CPUS.length} CPUs, this process has ${availableParallelism()}`,
+    );
+  return {
     scenarios,
-    count: whole('count', values.count, 100),
+    count,
     concurrency: whole('concurrency', values.concurrency, 1),
     sample,
-    chains: whole('chains', values.chains, 0),
+    chains,
     hops: whole('hops', values.hops, 1),
+    transfers,
     levels: values.levels
       .split(',')
       .filter(Boolean)
       .map((level) => whole('levels', level, 1)),
     loadSeconds: whole('load-seconds', values['load-seconds'], 1),
     apiWorkers: whole('api-workers', values['api-workers'], 0),
+    scaling: values.scaling,
     ...(values.profile === undefined ? {} : { profileDir: values.profile }),
   };
-  if (options.chains > options.count) throw new Error('--chains must not exceed --count');
-  return options;
 }
 
 // --- the HTTP client --------------------------------------------------------------------------------------
@@ -348,15 +389,19 @@ async function startFederation(name: ScenarioName, options: Options): Promise<Fe
   const nodeArgs =
     options.profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`];
   if (name === 'embedded-1') {
+    const path = join(dir, 'data');
     const nodes = await startBenchNodes(
       [generateKeyPair()],
       dir,
-      { database: { backend: 'embedded', path: join(dir, 'data') } },
+      { database: { backend: 'embedded', path } },
       nodeArgs,
     );
     return {
       nodes,
-      description: '1 `bigchaindb start` process, embedded PGlite on an on-disk data dir',
+      // Started by the node, but not its child: pg_ctl's postmaster is reparented once pg_ctl exits.
+      postgresPid: postmasterPid(join(path, 'pgdata')),
+      description:
+        '1 `bigchaindb start` process on the embedded backend: the durable PostgreSQL server the node runs itself (on-disk data dir, Unix socket)',
       async close() {
         await Promise.all(nodes.map((node) => node.stop()));
         await rm(dir, { recursive: true, force: true });
@@ -420,16 +465,22 @@ interface CpuUse {
   /** the PostgreSQL server, all its processes */
   database?: number;
   client: number;
+  /** CPU µs of the node processes and PostgreSQL together per transaction decided in the window */
+  serverUsPerDecidedTx: number;
 }
 
-function cpuUse(from: CpuSnapshot, to: CpuSnapshot): CpuUse {
+/** CPU use between two snapshots, in which `decided` transactions were decided valid. */
+function cpuUse(from: CpuSnapshot, to: CpuSnapshot, decided: number): CpuUse {
   const wall = (to.at - from.at) / 1000;
+  const serverSeconds = (snapshot: CpuSnapshot) =>
+    snapshot.nodes.reduce((sum, stats) => sum + stats.cpuSeconds, 0) + (snapshot.database?.cpuSeconds ?? 0);
   return {
     nodes: to.nodes.map((stats, i) => round((stats.cpuSeconds - from.nodes[i]!.cpuSeconds) / wall, 2)),
     ...(to.database === undefined || from.database === undefined
       ? {}
       : { database: round((to.database.cpuSeconds - from.database.cpuSeconds) / wall, 2) }),
     client: round((to.client - from.client) / wall, 2),
+    serverUsPerDecidedTx: round(((serverSeconds(to) - serverSeconds(from)) * 1e6) / decided),
   };
 }
 
@@ -458,17 +509,20 @@ interface ThroughputResult {
   cpu: CpuUse;
 }
 
-/** Step 2: every body POSTed by `concurrency` connections; resolves when all are decided valid. */
-async function createThroughput(
+/**
+ * Steps 2 and 4: every body POSTed by `concurrency` connections; resolves when all are decided valid, with
+ * the node's answers to the first `keepFirst` (for CREATEs: the node's CREATE, which later steps spend).
+ */
+async function throughput(
   client: HttpClient,
   decisions: Decisions,
   federation: Federation,
   bodies: readonly string[],
   options: Options,
+  keepFirst: number,
 ): Promise<{ result: ThroughputResult; created: Transaction[] }> {
   const sampleEvery = Math.max(1, Math.round(1 / options.sample));
   const created: Transaction[] = [];
-  const keepFirst = options.chains;
   let next = 0;
   let refused = 0;
   let firstRefusal: string | undefined;
@@ -510,7 +564,7 @@ async function createThroughput(
       refused,
       ...(firstRefusal === undefined ? {} : { firstRefusal }),
       latency: summary(decisions.takeLatencies()),
-      cpu: cpuUse(before, after),
+      cpu: cpuUse(before, after, accepted),
     },
   };
 }
@@ -525,31 +579,40 @@ interface ChainResult {
   cpu: CpuUse;
 }
 
+/** A TRANSFER of output 0 of `previous`, owned by `owner`, to a fresh key, and that key. */
+function signTransfer(previous: Transaction, owner: KeyPair): { tx: Transaction; next: KeyPair } {
+  const next = generateKeyPair();
+  const tx = createAndSignTx(
+    owner.privateKey,
+    owner.publicKey,
+    next.publicKey,
+    { txid: previous.id, cid: 0 },
+    'TRANSFER',
+    { lookupInputCondition: lookupInTransactions([previous]) },
+  );
+  return { tx, next };
+}
+
+/** The client key owning output 0 of a node's CREATE. */
+function ownerOfCreate(asset: Transaction, ownerOf: ReadonlyMap<string, KeyPair>): KeyPair {
+  return ownerOf.get(asset.transaction.conditions[0]!.owners_after![0]!)!;
+}
+
 /** Step 3: each asset handed from owner to owner, a hop at a time. */
 async function transferChains(
   client: HttpClient,
   decisions: Decisions,
   federation: Federation,
   assets: readonly Transaction[],
-  ownerOf: Map<string, KeyPair>,
+  ownerOf: ReadonlyMap<string, KeyPair>,
   hops: number,
 ): Promise<ChainResult> {
   // Every hop signed beforehand: ids depend only on the previous hop.
   const chains = assets.map((asset) => {
-    let owner = ownerOf.get(asset.transaction.conditions[0]!.owners_after![0]!)!;
+    let owner = ownerOfCreate(asset, ownerOf);
     let previous = asset;
     return Array.from({ length: hops }, () => {
-      const next = generateKeyPair();
-      const tx = createAndSignTx(
-        owner.privateKey,
-        owner.publicKey,
-        next.publicKey,
-        { txid: previous.id, cid: 0 },
-        'TRANSFER',
-        {
-          lookupInputCondition: lookupInTransactions([previous]),
-        },
-      );
+      const { tx, next } = signTransfer(previous, owner);
       owner = next;
       previous = tx;
       return JSON.stringify(tx);
@@ -581,8 +644,22 @@ async function transferChains(
     refused,
     ...(firstRefusal === undefined ? {} : { firstRefusal }),
     latency: summary(decisions.takeLatencies()),
-    cpu: cpuUse(before, after),
+    cpu: cpuUse(before, after, done),
   };
+}
+
+/** Step 4: each asset spent once, all at once: TRANSFERs that wait for nothing but their own block. */
+async function independentTransfers(
+  client: HttpClient,
+  decisions: Decisions,
+  federation: Federation,
+  assets: readonly Transaction[],
+  ownerOf: ReadonlyMap<string, KeyPair>,
+  options: Options,
+): Promise<ThroughputResult> {
+  const bodies = assets.map((asset) => JSON.stringify(signTransfer(asset, ownerOfCreate(asset, ownerOf)).tx));
+  const { result } = await throughput(client, decisions, federation, bodies, options, 0);
+  return result;
 }
 
 interface LoadResult {
@@ -594,7 +671,7 @@ interface LoadResult {
   cpu: CpuUse;
 }
 
-/** Step 4: POSTs on a fixed schedule (open loop), whatever the answers take. */
+/** Step 5: POSTs on a fixed schedule (open loop), whatever the answers take. */
 async function fixedLoad(
   client: HttpClient,
   decisions: Decisions,
@@ -643,29 +720,82 @@ async function fixedLoad(
     acceptedTxPerSecond: round(accepted / acceptedSeconds),
     refused,
     latency: summary(decisions.takeLatencies()),
-    cpu: cpuUse(before, after),
+    cpu: cpuUse(before, after, accepted),
+  };
+}
+
+interface CryptoCeiling {
+  /** the CPUs the node processes and PostgreSQL had */
+  cores: number;
+  cost: SignatureCost;
+  create: CeilingOf;
+  transfer: CeilingOf;
+}
+
+interface CeilingOf {
+  /** node:crypto µs per transaction, over the whole federation */
+  usPerTx: number;
+  txPerSecondPerCore: number;
+  txPerSecond: number;
+}
+
+/**
+ * What the signatures alone allow: a CREATE is verified once per node (the client's signature where it is
+ * admitted, the node's where every other node votes) and signed once by the admitting node; a TRANSFER is
+ * verified once per node. Blocks' and votes' own signatures are left out: one per block, not per transaction.
+ */
+function cryptoCeiling(cost: SignatureCost, nodes: number, cores: number): CryptoCeiling {
+  const of = (usPerTx: number): CeilingOf => ({
+    usPerTx: round(usPerTx, 1),
+    txPerSecondPerCore: round(1e6 / usPerTx),
+    txPerSecond: round((cores * 1e6) / usPerTx),
+  });
+  return {
+    cores,
+    cost: { verifyUs: round(cost.verifyUs, 1), signUs: round(cost.signUs, 1) },
+    create: of(cost.signUs + nodes * cost.verifyUs),
+    transfer: of(nodes * cost.verifyUs),
   };
 }
 
 interface ScenarioResult {
   scenario: ScenarioName;
   description: string;
+  /** the CPU list this run was pinned to (--scaling); unpinned otherwise */
+  pinnedCpus?: string;
   rawVerifyPerSecond: number;
   ratioDecidedToRawVerify: number;
+  cryptoCeiling: CryptoCeiling;
   create: ThroughputResult;
+  ratioCreateToCeiling: number;
   transferChains?: ChainResult;
+  independentTransfers?: ThroughputResult;
+  ratioTransfersToCeiling?: number;
   fixedLoad: LoadResult[];
   peakRssMiB: { nodes: number[]; client: number };
 }
 
-async function runScenario(name: ScenarioName, options: Options): Promise<ScenarioResult> {
-  console.log(`\n[${name}] signing transactions…`);
+async function runScenario(
+  name: ScenarioName,
+  options: Options,
+  pinnedCpus?: string,
+): Promise<ScenarioResult> {
+  const tag = `[${name}${pinnedCpus === undefined ? '' : ` cpus ${pinnedCpus}`}]`;
+  console.log(`\n${tag} signing transactions…`);
   const clientKeys = Array.from({ length: CLIENT_KEYS }, generateKeyPair);
   const ownerOf = new Map(clientKeys.map((key) => [key.publicKey, key]));
   const throughputSet = clientCreates(clientKeys, options.count, `${name}-throughput`);
+  const cores = availableParallelism();
   const rawVerifyPerSecond = round(await rawVerifyRate(throughputSet.txs.slice(0, 10_000)));
+  const ceiling = cryptoCeiling(
+    signatureCostPerCore(throughputSet.txs.slice(0, SIGNATURE_COST_SAMPLE)),
+    name === 'postgresql-3' ? 3 : 1,
+    cores,
+  );
   console.log(
-    `[${name}] raw verify ${rawVerifyPerSecond.toLocaleString('en-US')} signatures/s on ${availableParallelism()} threads`,
+    `${tag} raw verify ${rawVerifyPerSecond.toLocaleString('en-US')} signatures/s on ${cores} worker thread${cores === 1 ? '' : 's'}; ` +
+      `one core: verify ${ceiling.cost.verifyUs} µs, sign ${ceiling.cost.signUs} µs → ceiling ` +
+      `${ceiling.create.txPerSecond} CREATE tx/s, ${ceiling.transfer.txPerSecond} TRANSFER tx/s on ${cores} core${cores === 1 ? '' : 's'}`,
   );
 
   const decisions = new Decisions();
@@ -675,22 +805,23 @@ async function runScenario(name: ScenarioName, options: Options): Promise<Scenar
   decisions.client = client;
   try {
     console.log(
-      `[${name}] ${options.count.toLocaleString('en-US')} CREATEs over ${options.concurrency} connections…`,
+      `${tag} ${options.count.toLocaleString('en-US')} CREATEs over ${options.concurrency} connections…`,
     );
-    const { result: create, created } = await createThroughput(
+    const { result: create, created } = await throughput(
       client,
       decisions,
       federation,
       throughputSet.bodies,
       options,
+      options.chains + options.transfers,
     );
     console.log(
-      `[${name}] accepted ${create.acceptedTxPerSecond} tx/s, decided ${create.decidedTxPerSecond} tx/s, p50/p95/p99 ${create.latency.p50Ms}/${create.latency.p95Ms}/${create.latency.p99Ms} ms`,
+      `${tag} accepted ${create.acceptedTxPerSecond} tx/s, decided ${create.decidedTxPerSecond} tx/s, p50/p95/p99 ${create.latency.p50Ms}/${create.latency.p95Ms}/${create.latency.p99Ms} ms, server CPU ${create.cpu.serverUsPerDecidedTx} µs/tx`,
     );
 
     let chains: ChainResult | undefined;
     if (options.chains > 0) {
-      console.log(`[${name}] ${options.chains} TRANSFER chains of ${options.hops} hops…`);
+      console.log(`${tag} ${options.chains} TRANSFER chains of ${options.hops} hops…`);
       chains = await transferChains(
         client,
         decisions,
@@ -700,7 +831,25 @@ async function runScenario(name: ScenarioName, options: Options): Promise<Scenar
         options.hops,
       );
       console.log(
-        `[${name}] chains: ${chains.decidedTxPerSecond} tx/s, p50/p95/p99 ${chains.latency.p50Ms}/${chains.latency.p95Ms}/${chains.latency.p99Ms} ms`,
+        `${tag} chains: ${chains.decidedTxPerSecond} tx/s, p50/p95/p99 ${chains.latency.p50Ms}/${chains.latency.p95Ms}/${chains.latency.p99Ms} ms`,
+      );
+    }
+
+    let transfers: ThroughputResult | undefined;
+    if (options.transfers > 0) {
+      console.log(
+        `${tag} ${options.transfers} independent TRANSFERs over ${options.concurrency} connections…`,
+      );
+      transfers = await independentTransfers(
+        client,
+        decisions,
+        federation,
+        created.slice(options.chains, options.chains + options.transfers),
+        ownerOf,
+        options,
+      );
+      console.log(
+        `${tag} independent TRANSFERs: decided ${transfers.decidedTxPerSecond} tx/s, p50/p95/p99 ${transfers.latency.p50Ms}/${transfers.latency.p95Ms}/${transfers.latency.p99Ms} ms, server CPU ${transfers.cpu.serverUsPerDecidedTx} µs/tx`,
       );
     }
 
@@ -708,7 +857,7 @@ async function runScenario(name: ScenarioName, options: Options): Promise<Scenar
     for (const level of options.levels) {
       const rate = (create.decidedTxPerSecond * level) / 100;
       const set = clientCreates(clientKeys, Math.ceil(rate * options.loadSeconds), `${name}-load-${level}`);
-      console.log(`[${name}] ${level} % load: ${Math.round(rate)} tx/s for ${options.loadSeconds} s…`);
+      console.log(`${tag} ${level} % load: ${Math.round(rate)} tx/s for ${options.loadSeconds} s…`);
       const load = await fixedLoad(
         client,
         decisions,
@@ -719,7 +868,7 @@ async function runScenario(name: ScenarioName, options: Options): Promise<Scenar
         options.loadSeconds,
       );
       console.log(
-        `[${name}]   p50/p95/p99 ${load.latency.p50Ms}/${load.latency.p95Ms}/${load.latency.p99Ms} ms`,
+        `${tag}   p50/p95/p99 ${load.latency.p50Ms}/${load.latency.p95Ms}/${load.latency.p99Ms} ms`,
       );
       loads.push(load);
     }
@@ -727,10 +876,19 @@ async function runScenario(name: ScenarioName, options: Options): Promise<Scenar
     return {
       scenario: name,
       description: federation.description,
+      ...(pinnedCpus === undefined ? {} : { pinnedCpus }),
       rawVerifyPerSecond,
       ratioDecidedToRawVerify: round(create.decidedTxPerSecond / rawVerifyPerSecond, 3),
+      cryptoCeiling: ceiling,
       create,
+      ratioCreateToCeiling: round(create.decidedTxPerSecond / ceiling.create.txPerSecond, 3),
       ...(chains === undefined ? {} : { transferChains: chains }),
+      ...(transfers === undefined
+        ? {}
+        : {
+            independentTransfers: transfers,
+            ratioTransfersToCeiling: round(transfers.decidedTxPerSecond / ceiling.transfer.txPerSecond, 3),
+          }),
       fixedLoad: loads,
       peakRssMiB: { nodes: peak, client: round(process.resourceUsage().maxRSS / 1024) },
     };
@@ -747,42 +905,125 @@ function latencyText(latency: ReturnType<typeof summary>): string {
   return `${latency.p50Ms} / ${latency.p95Ms} / ${latency.p99Ms} ms`;
 }
 
+/** A scenario as the tables and the chart name it: with its CPU list when it was pinned. */
+function runLabel(r: ScenarioResult): string {
+  return r.pinnedCpus === undefined ? r.scenario : `${r.scenario} @ cpus ${r.pinnedCpus}`;
+}
+
 function report(results: readonly ScenarioResult[], machine: object, command: string): void {
   console.log(`\n## npm run bench — ${new Date().toISOString().slice(0, 10)}\n`);
   console.log(`\`${command}\`; ${JSON.stringify(machine)}\n`);
   console.log(
-    '| scenario | raw verify/s | CREATE accepted tx/s | CREATE decided tx/s | ratio to raw verify | target | p50 / p95 / p99 POST→valid | node CPU (cores) | PostgreSQL CPU | client CPU | peak RSS nodes MiB |',
+    '| scenario | raw verify/s | CREATE accepted tx/s | CREATE decided tx/s | ratio to raw verify | ratio to crypto ceiling | target | p50 / p95 / p99 POST→valid | server CPU µs/tx | node CPU (cores) | PostgreSQL CPU | client CPU | peak RSS nodes MiB |',
   );
-  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of results) {
     const target = r.scenario === 'postgresql-3' ? TARGETS.threeNodes : TARGETS.oneNode;
     console.log(
-      `| ${r.scenario} | ${r.rawVerifyPerSecond} | ${r.create.acceptedTxPerSecond} | ${r.create.decidedTxPerSecond} | ${r.ratioDecidedToRawVerify} | ` +
-        `${target} ${r.create.decidedTxPerSecond >= target ? 'met' : 'NOT met'} | ${latencyText(r.create.latency)} | ${r.create.cpu.nodes.join(', ')} | ${r.create.cpu.database ?? '—'} | ${r.create.cpu.client} | ${r.peakRssMiB.nodes.join(', ')} |`,
+      `| ${runLabel(r)} | ${r.rawVerifyPerSecond} | ${r.create.acceptedTxPerSecond} | ${r.create.decidedTxPerSecond} | ${r.ratioDecidedToRawVerify} | ${r.ratioCreateToCeiling} | ` +
+        `${target} ${r.create.decidedTxPerSecond >= target ? 'met' : 'NOT met'} | ${latencyText(r.create.latency)} | ${r.create.cpu.serverUsPerDecidedTx} | ${r.create.cpu.nodes.join(', ')} | ${r.create.cpu.database ?? '—'} | ${r.create.cpu.client} | ${r.peakRssMiB.nodes.join(', ')} |`,
     );
   }
   console.log(
-    '\n| scenario | TRANSFER chains tx/s | p50 / p95 / p99 per hop | ' +
-      results[0]!.fixedLoad.map((l) => `${l.percentOfMax} % load: tx/s, p50 / p95 / p99`).join(' | ') +
-      ' |',
+    '\nCrypto ceiling (node:crypto on one core, this run): CREATE = sign + verify × nodes, TRANSFER = verify × nodes; tx/s = cores × 1e6 / µs\n',
   );
-  console.log('|---|---|---|' + results[0]!.fixedLoad.map(() => '---|').join(''));
+  console.log(
+    '| scenario | cores | verify µs | sign µs | CREATE µs/tx | CREATE ceiling tx/s (per core) | CREATE decided / ceiling | TRANSFER µs/tx | TRANSFER ceiling tx/s (per core) | independent TRANSFERs decided / ceiling |',
+  );
+  console.log('|---|---|---|---|---|---|---|---|---|---|');
   for (const r of results) {
-    const chains = r.transferChains;
+    const c = r.cryptoCeiling;
     console.log(
-      `| ${r.scenario} | ${chains ? chains.decidedTxPerSecond : '—'} | ${chains ? latencyText(chains.latency) : '—'} | ` +
-        r.fixedLoad.map((l) => `${l.acceptedTxPerSecond}: ${latencyText(l.latency)}`).join(' | ') +
-        ' |',
+      `| ${runLabel(r)} | ${c.cores} | ${c.cost.verifyUs} | ${c.cost.signUs} | ${c.create.usPerTx} | ${c.create.txPerSecond} (${c.create.txPerSecondPerCore}) | ${r.ratioCreateToCeiling} | ` +
+        `${c.transfer.usPerTx} | ${c.transfer.txPerSecond} (${c.transfer.txPerSecondPerCore}) | ${r.ratioTransfersToCeiling ?? '—'} |`,
     );
   }
-  for (const r of results) console.log(`- ${r.scenario}: ${r.description}`);
+  console.log(
+    '\n| scenario | TRANSFER chains tx/s | p50 / p95 / p99 per hop | server CPU µs/tx | independent TRANSFERs decided tx/s | p50 / p95 / p99 POST→valid | server CPU µs/tx |',
+  );
+  console.log('|---|---|---|---|---|---|---|');
+  for (const r of results) {
+    const chains = r.transferChains;
+    const transfers = r.independentTransfers;
+    console.log(
+      `| ${runLabel(r)} | ${chains?.decidedTxPerSecond ?? '—'} | ${chains ? latencyText(chains.latency) : '—'} | ${chains?.cpu.serverUsPerDecidedTx ?? '—'} | ` +
+        `${transfers?.decidedTxPerSecond ?? '—'} | ${transfers ? latencyText(transfers.latency) : '—'} | ${transfers?.cpu.serverUsPerDecidedTx ?? '—'} |`,
+    );
+  }
+  if (results[0]!.fixedLoad.length > 0) {
+    console.log(
+      '\n| scenario | ' +
+        results[0]!.fixedLoad
+          .map((l) => `${l.percentOfMax} % load: tx/s, p50 / p95 / p99, server CPU µs/tx`)
+          .join(' | ') +
+        ' |',
+    );
+    console.log('|---|' + results[0]!.fixedLoad.map(() => '---|').join(''));
+    for (const r of results)
+      console.log(
+        `| ${runLabel(r)} | ` +
+          r.fixedLoad
+            .map((l) => `${l.acceptedTxPerSecond}: ${latencyText(l.latency)}, ${l.cpu.serverUsPerDecidedTx}`)
+            .join(' | ') +
+          ' |',
+      );
+  }
+  const scaling = scalingRows(results);
+  if (scaling.length > 0) {
+    const [one, two] = SCALING_CPUS;
+    console.log(
+      `\nScaling: node processes and PostgreSQL pinned with taskset, the client (this process) pinned alike\n\n` +
+        `| scenario | CREATE decided tx/s, cpus ${one} | cpus ${two} | ratio | independent TRANSFERs tx/s, cpus ${one} | cpus ${two} | ratio |\n|---|---|---|---|---|---|---|`,
+    );
+    for (const row of scaling)
+      console.log(
+        `| ${row.scenario} | ${row.create.join(' | ')} | ${row.transfers.map((value) => value ?? '—').join(' | ')} |`,
+      );
+  }
+  for (const r of results) console.log(`- ${runLabel(r)}: ${r.description}`);
+}
+
+interface ScalingRow {
+  scenario: ScenarioName;
+  /** decided tx/s on the first CPU list, on the second, and their ratio */
+  create: [number, number, number];
+  transfers: [number | undefined, number | undefined, number | undefined];
+}
+
+/** --scaling: each scenario's runs on SCALING_CPUS side by side. */
+function scalingRows(results: readonly ScenarioResult[]): ScalingRow[] {
+  return [...new Set(results.map((r) => r.scenario))].flatMap((scenario) => {
+    const [one, two] = SCALING_CPUS.map((cpus) =>
+      results.find((r) => r.scenario === scenario && r.pinnedCpus === cpus),
+    );
+    if (one === undefined || two === undefined) return [];
+    const oneTransfers = one.independentTransfers?.decidedTxPerSecond;
+    const twoTransfers = two.independentTransfers?.decidedTxPerSecond;
+    return [
+      {
+        scenario,
+        create: [
+          one.create.decidedTxPerSecond,
+          two.create.decidedTxPerSecond,
+          round(two.create.decidedTxPerSecond / one.create.decidedTxPerSecond, 2),
+        ],
+        transfers: [
+          oneTransfers,
+          twoTransfers,
+          oneTransfers === undefined || twoTransfers === undefined
+            ? undefined
+            : round(twoTransfers / oneTransfers, 2),
+        ],
+      },
+    ];
+  });
 }
 
 /** The latency curve: p50 and p95 against offered load, one line per scenario. */
 function latencySvg(results: readonly ScenarioResult[]): string {
-  const width = 640;
+  const width = 720;
   const height = 360;
-  const margin = { left: 60, right: 160, top: 20, bottom: 45 };
+  const margin = { left: 60, right: 240, top: 20, bottom: 45 };
   const points = results.flatMap((r) =>
     r.fixedLoad.map((l) => ({ x: l.acceptedTxPerSecond, y: l.latency.p95Ms })),
   );
@@ -813,12 +1054,14 @@ function latencySvg(results: readonly ScenarioResult[]): string {
     lines.push(
       `<line x1="${width - margin.right + 12}" y1="${y}" x2="${width - margin.right + 32}" y2="${y}" stroke="${color}" stroke-width="2"/>`,
     );
-    lines.push(`<text x="${width - margin.right + 36}" y="${y + 4}" font-size="12">${r.scenario} p95</text>`);
+    lines.push(
+      `<text x="${width - margin.right + 36}" y="${y + 4}" font-size="12">${runLabel(r)} p95</text>`,
+    );
     lines.push(
       `<line x1="${width - margin.right + 12}" y1="${y + 16}" x2="${width - margin.right + 32}" y2="${y + 16}" stroke="${color}" stroke-width="2" stroke-dasharray="4 3"/>`,
     );
     lines.push(
-      `<text x="${width - margin.right + 36}" y="${y + 20}" font-size="12">${r.scenario} p50</text>`,
+      `<text x="${width - margin.right + 36}" y="${y + 20}" font-size="12">${runLabel(r)} p50</text>`,
     );
   }
   const ticks = (max: number, n: number) => Array.from({ length: n + 1 }, (_, i) => (max * i) / n);
@@ -839,6 +1082,20 @@ function latencySvg(results: readonly ScenarioResult[]): string {
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif">\n<rect width="100%" height="100%" fill="white"/>\n${[...axis, ...lines].join('\n')}\n</svg>\n`;
 }
 
+/** This process's CPU list (taskset -c syntax). */
+function cpuAffinity(): string {
+  const answer = execFileSync('taskset', ['-c', '-p', String(process.pid)], { encoding: 'utf8' });
+  return answer.slice(answer.lastIndexOf(':') + 1).trim();
+}
+
+/**
+ * Pins every thread of this process to `cpus`; what it starts afterwards (node processes, their workers,
+ * the PostgreSQL servers) inherits that.
+ */
+function setCpuAffinity(cpus: string): void {
+  execFileSync('taskset', ['-a', '-c', '-p', cpus, String(process.pid)], { stdio: 'ignore' });
+}
+
 async function freshPath(dir: string, base: string, extension: string): Promise<string> {
   for (let n = 1; ; n++) {
     const path = join(dir, `${base}${n === 1 ? '' : `-${n}`}.${extension}`);
@@ -847,7 +1104,11 @@ async function freshPath(dir: string, base: string, extension: string): Promise<
 }
 
 const options = parseOptions();
-const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim();
+// An empty argument (`--levels ''`) shown as typed, so the command can be run again as printed.
+const command = `npm run bench -- ${process.argv
+  .slice(2)
+  .map((arg) => (arg === '' ? "''" : arg))
+  .join(' ')}`.trim();
 const machine = {
   cores: availableParallelism(),
   cpu: cpus()[0]?.model ?? 'unknown',
@@ -855,7 +1116,21 @@ const machine = {
   node: process.version,
 };
 const results: ScenarioResult[] = [];
-for (const scenario of options.scenarios) results.push(await runScenario(scenario, options));
+for (const scenario of options.scenarios) {
+  if (!options.scaling) {
+    results.push(await runScenario(scenario, options));
+    continue;
+  }
+  const unpinned = cpuAffinity();
+  for (const cpus of SCALING_CPUS) {
+    setCpuAffinity(cpus);
+    try {
+      results.push(await runScenario(scenario, options, cpus));
+    } finally {
+      setCpuAffinity(unpinned);
+    }
+  }
+}
 report(results, machine, command);
 const resultsDir = new URL('./results/', import.meta.url).pathname;
 await mkdir(resultsDir, { recursive: true });

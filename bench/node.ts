@@ -2,8 +2,8 @@
  * The node end to end, without HTTP: signed CREATE transactions are written straight into the backlog and
  * timed until every one is in a block decided valid.
  *
- * Scenarios: `embedded-1` (one node in this process on an on-disk PGlite data dir, the client sharing its
- * database), `postgresql-1` and `postgresql-3` (one or three `bigchaindb start` processes sharing a durable
+ * Scenarios: `embedded-1` (one node in this process on the embedded backend: the PostgreSQL server the node
+ * runs itself on an on-disk data dir, the client sharing the node's Storage), `postgresql-1` and `postgresql-3` (one or three `bigchaindb start` processes sharing a durable
  * PostgreSQL server started here; the client is this process). For each:
  *   1. the raw verify rate: the same transactions' signatures checked on a worker pool of one thread per core;
  *   2. throughput: `--count` transactions written as fast as possible, tx/s from the first write to the last
@@ -22,7 +22,7 @@ import { generateKeyPair, type KeyPair } from '../src/protocol/crypto.ts';
 import { createAndSignTx, type Transaction } from '../src/protocol/transaction.ts';
 import { Bigchain } from '../src/node/bigchain.ts';
 import { BigchainNode } from '../src/node/node.ts';
-import { PGliteDriver } from '../src/storage/pglite-driver.ts';
+import { DEFAULT_DATABASE_CONFIG, openStorage } from '../src/storage/open.ts';
 import { PostgresDriver } from '../src/storage/postgres-driver.ts';
 import { Storage } from '../src/storage/storage.ts';
 import { rawDriver } from '../test/support/raw-sql.ts';
@@ -72,15 +72,18 @@ interface Federation {
 
 async function embeddedFederation(): Promise<Federation> {
   const dir = await mkdtemp(join(tmpdir(), 'bench-node-'));
-  const path = join(dir, 'data');
-  const storage = new Storage(await PGliteDriver.open(path), path);
+  const storage = await openStorage(
+    { ...DEFAULT_DATABASE_CONFIG, backend: 'embedded', path: join(dir, 'data') },
+    { create: true, asNode: true },
+  );
   const keyPair = generateKeyPair();
   const bigchain = new Bigchain({ storage, keyPair });
   const node = await BigchainNode.start(bigchain);
   return {
     keys: [keyPair],
     client: storage,
-    description: '1 node in this process, embedded PGlite on an on-disk data dir (the client shares it)',
+    description:
+      '1 node in this process on the embedded PostgreSQL server it runs on an on-disk data dir (the client shares its Storage)',
     async close() {
       await node.stop();
       await storage.close();

