@@ -42,6 +42,8 @@ export const IN_MEMORY_PATH = 'memory://';
 const CLUSTER_DIR = 'pgdata';
 const OWNER_FILE = 'owner';
 const LOG_FILE = 'postgresql.log';
+/** in the cluster directory, included by its postgresql.conf */
+const SOCKET_SETTINGS_FILE = 'socket.conf';
 /** sun_path holds 108 bytes with its terminating zero. */
 const MAX_SOCKET_PATH = 107;
 const execFileAsync = promisify(execFile);
@@ -155,6 +157,7 @@ export async function openEmbeddedServer(
       await assertSameMajorVersion(bin, dataDir);
       if (await isRunning(bin, dataDir, path)) return { ...base, state: 'adopted', release };
     } else await makeCluster(bin, path, dataDir, options, durable);
+    await writeSocketSettings(dataDir, path);
     try {
       await runPostgresTool(bin, 'pg_ctl', ['-D', dataDir, '-l', logFile, '-w', 'start'], path);
     } catch (error) {
@@ -202,11 +205,21 @@ async function makeCluster(
   }
   await appendPostgresSettings(dataDir, {
     listen_addresses: '',
-    unix_socket_directories: path,
+    include_if_exists: SOCKET_SETTINGS_FILE,
     unix_socket_permissions: '0700',
     // Throwaway data (memory://) needs no durability.
     ...(durable ? {} : { fsync: 'off', full_page_writes: 'off', synchronous_commit: 'off' }),
   });
+}
+
+/**
+ * The socket's directory is written at every start, not once into postgresql.conf: a data directory that
+ * was copied or moved (a backup copy, a renamed path) opens its socket where it is now.
+ */
+async function writeSocketSettings(dataDir: string, path: string): Promise<void> {
+  const file = join(dataDir, SOCKET_SETTINGS_FILE);
+  await writeFile(file, `unix_socket_directories = '${path.replaceAll("'", "''")}'\n`, { mode: 0o600 });
+  await giveToPostgresUser(file);
 }
 
 interface Owner {

@@ -83,13 +83,14 @@ interface RawAnswer {
 
 /**
  * Writes `text` on a new connection to `url`'s host and port, as it is: no client library would send the
- * malformed requests this is for. Resolves with the answer once the node closes the connection.
+ * malformed requests this is for. Resolves with the answer once the node closes the connection. `halfClose`
+ * (default): the client ends its side right after the request, so a request cut short is answered at once.
  */
-function rawRequest(url: string, text: string): Promise<RawAnswer> {
+function rawRequest(url: string, text: string, { halfClose = true } = {}): Promise<RawAnswer> {
   const { hostname, port } = new URL(url);
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    const socket = connect(Number(port), hostname, () => socket.end(text));
+    const socket = connect(Number(port), hostname, () => (halfClose ? socket.end(text) : socket.write(text)));
     socket.setTimeout(10_000, () =>
       socket.destroy(new Error(`no answer to ${JSON.stringify(text.slice(0, 60))}`)),
     );
@@ -247,7 +248,10 @@ describe('the HTTP API of a running node', () => {
       const get = await fetch(`${base}${path}`);
       const text = await get.text();
       // On a raw socket: a client library would not show a body sent after the headers of a HEAD answer.
-      const head = await rawRequest(base, `HEAD ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+      // Not half-closed: node:http drops a request whose client ends its side before the answer is ready.
+      const head = await rawRequest(base, `HEAD ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, {
+        halfClose: false,
+      });
       assert.equal(head.status, get.status, path);
       assert.equal(head.text, '', `${path}: no body`);
       assert.equal(head.headers['content-length'], String(Buffer.byteLength(text)), path);
