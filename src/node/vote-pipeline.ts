@@ -19,8 +19,8 @@ const CATCH_UP_BATCH = 20;
  * was down (catch-up), then each new one from the block changefeed — chaining `previous_block` in the order
  * it votes. A block is valid when its hash and signature check, its creator is a federation node, and each
  * transaction is valid against the chain without that block (signatures on the worker pool, each one
- * checked once per node). The transactions of a block this node wrote itself are not checked again: it
- * validated them when it packed them. The votes of a batch of
+ * checked once per node). A block this node wrote itself is not checked again, neither its hash and
+ * signature nor its transactions: it validated them when it packed them. The votes of a batch of
  * blocks are written together; the (block, voter) key makes a second vote impossible. A block that cannot be
  * checked (the check fails, rather than finding it invalid) is set aside and retried, not voted on: a vote is
  * final, and the blocks after it go on.
@@ -134,15 +134,16 @@ export class VotePipeline implements Stage {
 
   /** null when the block is valid, else why not (the vote's invalid_reason). */
   private async invalidReason(block: Block): Promise<string | null> {
+    // Built and signed here from transactions validated against the chain: they stay valid, since storage
+    // refuses any later block that conflicts with them. The vote names the block by its id, the hash of what
+    // this node built, so the stored copy need not be hashed and checked again.
+    if (this.builtBlocks.has(block.id)) return null;
     try {
       this.bigchain.consensus.validateBlock(this.bigchain.federation, block);
     } catch (error) {
       if (error instanceof BigchainDBError) return describeError(error);
       throw error;
     }
-    // Built here from transactions validated against the chain (and the hash just checked says this is that
-    // block): they stay valid, since storage refuses any later block that conflicts with them.
-    if (this.builtBlocks.has(block.id)) return null;
     const { rejected } = await selectTransactions(this.bigchain, this.pool, block.block.transactions, {
       exceptBlock: block.id,
       verified: this.verified,

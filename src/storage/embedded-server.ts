@@ -271,7 +271,9 @@ function claimOwnership(file: string, role: EmbeddedRole, path: string): 'owner'
       if (errorCode(error) !== 'EEXIST') throw error;
     }
   }
-  throw new StorageError(`could not take the embedded database in ${path}: its owner keeps changing`, { path });
+  throw new StorageError(`could not take the embedded database in ${path}: its owner keeps changing`, {
+    path,
+  });
 }
 
 function writeFileSyncAtomic(temp: string, file: string, text: string): void {
@@ -286,9 +288,12 @@ async function waitForSocket(socket: string, path: string): Promise<void> {
   const deadline = Date.now() + POSTGRES_READY_TIMEOUT_MS;
   while (!existsSync(socket)) {
     if (Date.now() > deadline)
-      throw new StorageError(`the embedded PostgreSQL server in ${path} does not answer: no socket ${socket}`, {
-        path,
-      });
+      throw new StorageError(
+        `the embedded PostgreSQL server in ${path} does not answer: no socket ${socket}`,
+        {
+          path,
+        },
+      );
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }

@@ -1,6 +1,6 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { appendFile, chown, mkdir, readFile } from 'node:fs/promises';
+import { appendFile, chown, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -157,7 +157,9 @@ export async function initPostgresCluster(
   options: ClusterOptions = {},
 ): Promise<void> {
   const auth =
-    options.passwordFile === undefined ? ['-A', 'trust'] : ['-A', 'scram-sha-256', '--pwfile', options.passwordFile];
+    options.passwordFile === undefined
+      ? ['-A', 'trust']
+      : ['-A', 'scram-sha-256', '--pwfile', options.passwordFile];
   const args = [
     '-D',
     dataDir,

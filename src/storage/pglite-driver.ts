@@ -13,7 +13,6 @@ import { processIsAlive } from './process-alive.ts';
  * embedded PostgreSQL server (docs/storage.md, "Moving from PGlite"); the node never runs on it.
  */
 export class PGliteDriver implements SqlDriver {
-
   private constructor(
     private readonly db: PGlite,
     private readonly lockFile: string,

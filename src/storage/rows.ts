@@ -26,7 +26,7 @@ export function transactionUuid(tx: Transaction): string | null {
 
 /**
  * The index rows derived from blocks (transactions, outputs, spends), gathered column by column for
- * INSERT … SELECT FROM unnest(…): one statement per table, however many blocks and rows.
+ * insertColumns: one statement per table, however many blocks and rows (up to the parameter limit).
  */
 export class DerivedRows {
   readonly transactions = {

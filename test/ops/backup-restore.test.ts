@@ -672,7 +672,7 @@ for (const name of BACKEND_NAMES) {
       // made by the server itself: CREATE DATABASE … TEMPLATE copies schema, data and sequences as a full
       // dump and restore would; emptying the derived tables of a copy is what the compact recipe restores.
       it('pg_dump recipes: a full copy, and one without the derived data, make a working node', async () => {
-        const server = backend.server!;
+        const server = backend.server;
         const admin = new pg.Client({ connectionString: server.connectionString });
         await admin.connect();
         const open = (name: string) =>

@@ -25,7 +25,13 @@ function serverStorage(server: PostgresServer): Storage {
 
 describe('set-shards on the embedded backend', () => {
   test('partitions the tables of the server the node runs, like on any PostgreSQL', async () => {
-    const config = { backend: 'embedded', path: IN_MEMORY_PATH, host: '', port: 0, name: 'bigchain' } as const;
+    const config = {
+      backend: 'embedded',
+      path: IN_MEMORY_PATH,
+      host: '',
+      port: 0,
+      name: 'bigchain',
+    } as const;
     const storage = await openStorage(config, { create: true });
     try {
       const chain = new TestChain();

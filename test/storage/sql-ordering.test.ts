@@ -152,7 +152,12 @@ describe('the check agrees with PostgreSQL', () => {
   let driver: PostgresDriver;
   before(async () => {
     server = await startPostgres();
-    driver = new PostgresDriver({ host: server.host, port: server.port, name: server.database, user: server.user });
+    driver = new PostgresDriver({
+      host: server.host,
+      port: server.port,
+      name: server.database,
+      user: server.user,
+    });
     await driver.exec(
       `CREATE TABLE blocks (id text, seq bigint);
        INSERT INTO blocks SELECT 'b' || g, g FROM generate_series(1, 12) AS g;`,

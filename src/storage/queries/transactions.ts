@@ -1,7 +1,7 @@
 import type { Transaction, TransactionInput } from '../../protocol/transaction.ts';
 import type { SqlSession } from '../driver.ts';
 import type { DerivedRows } from '../rows.ts';
-import type { BlockStatus } from './shared.ts';
+import { insertColumns, type BlockStatus } from './shared.ts';
 
 /** One copy of a transaction in one block (a transaction requeued from an invalid block has several). */
 export interface StoredTransaction {
@@ -50,25 +50,25 @@ export async function insertDerivedRows(
   rows: DerivedRows,
 ): Promise<{ transactions: number; outputs: number; spends: number }> {
   const t = rows.transactions;
-  const transactions = await session.query(
-    `INSERT INTO transactions (tx_id, block_id, position, uuid, live, doc)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::boolean[], $6::text[])
-     ON CONFLICT DO NOTHING RETURNING 1`,
+  const transactions = await insertColumns(
+    session,
+    'transactions (tx_id, block_id, position, uuid, live, doc)',
     [t.txIds, t.blockIds, t.positions, t.uuids, t.live, t.docs],
+    'ON CONFLICT DO NOTHING RETURNING 1',
   );
   const s = rows.spends;
-  const spends = await session.query(
-    `INSERT INTO spends (input_txid, input_cid, spender, block_id, live)
-     SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::boolean[])
-     ON CONFLICT DO NOTHING RETURNING 1`,
+  const spends = await insertColumns(
+    session,
+    'spends (input_txid, input_cid, spender, block_id, live)',
     [s.inputTxids, s.inputCids, s.spenders, s.blockIds, s.live],
+    'ON CONFLICT DO NOTHING RETURNING 1',
   );
   const o = rows.outputs;
-  const outputs = await session.query(
-    `INSERT INTO outputs (tx_id, cid, owner, block_id, live)
-     SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::boolean[])
-     ON CONFLICT DO NOTHING RETURNING 1`,
+  const outputs = await insertColumns(
+    session,
+    'outputs (tx_id, cid, owner, block_id, live)',
     [o.txIds, o.cids, o.owners, o.blockIds, o.live],
+    'ON CONFLICT DO NOTHING RETURNING 1',
   );
   return { transactions: transactions.length, outputs: outputs.length, spends: spends.length };
 }
