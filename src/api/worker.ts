@@ -1,16 +1,20 @@
 /**
- * The body of an HTTP API worker process (`server.workers`, PostgreSQL backend): it gets the node's
- * configuration from the `start` process over IPC, serves the API on the shared `server.bind` socket
+ * The body of an HTTP API worker process (`server.workers`): it gets the node's configuration and signature
+ * tag key from the `start` process over IPC, serves the API on the shared `server.bind` socket
  * (node:cluster hands it connections), and stops when told to or when the `start` process is gone.
  */
 import cluster from 'node:cluster';
 import { Bigchain } from '../node/bigchain.ts';
+import { VerifiedSignatures } from '../node/verified-signatures.ts';
 import { VerifyPool } from '../node/verify-pool.ts';
 import { Admission } from '../node/admission.ts';
 import { describeError, streamLogger } from '../node/log.ts';
 import { NodeMetrics } from '../node/metrics.ts';
 import { createApiServer, listen } from './server.ts';
 import type { FromWorker, ToWorker } from './workers.ts';
+
+/** Signatures a worker remembers: a tag is made when its round is inserted, so a few rounds' worth is plenty. */
+const REMEMBERED_SIGNATURES = 20_000;
 
 function send(message: FromWorker): void {
   process.send?.(message);
@@ -45,7 +49,7 @@ process.on('message', (message: ToWorker) => {
 
 process.once('message', (message: ToWorker) => {
   if (message.type !== 'configure') return;
-  const { config, version } = message;
+  const { config, version, tagKey } = message;
   void (async () => {
     const bigchain = await Bigchain.open(config);
     // One signature-check thread of its own: the worker process is already one of several.
@@ -53,7 +57,15 @@ process.once('message', (message: ToWorker) => {
     await pool.ready();
     const api = createApiServer({
       bigchain,
-      admission: new Admission(bigchain, pool, undefined, { maxClockSkew: config.max_clock_skew }),
+      // Tagged with the `start` process's key, the backlog rows tell its block pipeline what was checked here.
+      admission: new Admission(
+        bigchain,
+        pool,
+        new VerifiedSignatures({ tagKey, capacity: REMEMBERED_SIGNATURES }),
+        {
+          maxClockSkew: config.max_clock_skew,
+        },
+      ),
       info: { version, apiEndpoint: config.api_endpoint },
       metrics: nodeMetrics,
       log: streamLogger(process.stderr, { level: config.log.level }).child(

@@ -1,16 +1,19 @@
 /**
- * `server.workers` on the PostgreSQL backend: the HTTP API served by that many processes of its own
+ * `server.workers` (default: one per core): the HTTP API served by that many processes of its own
  * (node:cluster shares the `server.bind` socket among them), each with its own database connections and its
- * own core for parsing, schema checks and client signatures, while the `start` process runs the pipelines.
- * The embedded database lives inside one process, so there the API stays in the node process.
+ * own core for parsing, schema checks and signatures, while the `start` process runs the pipelines. Each
+ * worker gets the `start` process's signature tag key with its configuration (VerifiedSignatures), so the
+ * block pipeline does not check again what a worker checked.
  */
 import cluster, { type Worker } from 'node:cluster';
 import type { NodeConfig } from '../config/config.ts';
 import type { Logger } from '../node/log.ts';
 import { renderMetrics, type MetricsSnapshot, type NodeMetrics } from '../node/metrics.ts';
+import type { VerifiedSignatures } from '../node/verified-signatures.ts';
 
 export type ToWorker =
-  | { type: 'configure'; config: NodeConfig; version: string }
+  /** `tagKey`: VerifiedSignatures.exportTagKey of the `start` process, sent over IPC only */
+  | { type: 'configure'; config: NodeConfig; version: string; tagKey: string }
   | { type: 'stop' }
   // A scrape, in both directions: asked for a worker's own metrics; the node's summed, answered.
   | { type: 'snapshot'; id: number }
@@ -47,7 +50,10 @@ export async function startApiWorkers(
   log: Logger,
   /** the `start` process's metrics, summed with the workers' own in every scrape */
   metrics: NodeMetrics,
+  /** the signatures the `start` process's pipelines trust: the workers tag theirs with its key */
+  verified: VerifiedSignatures,
 ): Promise<ApiWorkers> {
+  const tagKey = verified.exportTagKey();
   cluster.setupPrimary({ exec: WORKER_ENTRY, args: [] });
   const workers = new Set<Worker>();
   let stopping = false;
@@ -83,7 +89,8 @@ export async function startApiWorkers(
       workers.add(worker);
       let listening = false;
       worker.on('message', (message: FromWorker) => {
-        if (message.type === 'ready') worker.send({ type: 'configure', config, version } satisfies ToWorker);
+        if (message.type === 'ready')
+          worker.send({ type: 'configure', config, version, tagKey } satisfies ToWorker);
         else if (message.type === 'listening') {
           listening = true;
           restartDelay = RESTART_MIN_MS;

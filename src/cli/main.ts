@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { generateDatabasePassword, writeConfigFile, type NodeConfig } from '../config/config.ts';
@@ -166,12 +166,15 @@ async function startNode(
   }
 }
 
-/** How many HTTP API processes `server.workers` (checked by the configuration) asks for; 0: none of their own. */
-function apiWorkerCount(cfg: NodeConfig, log: Logger): number {
+/**
+ * How many HTTP API processes `server.workers` (checked by the configuration) asks for: unset, one per core;
+ * 0, none of their own (the API runs in the node process).
+ */
+export function apiWorkerCount(cfg: NodeConfig, log: Logger): number {
   const { workers, threads } = cfg.server;
   if (threads !== null)
     log.info('server.threads has no effect: each HTTP API process serves its requests on one event loop');
-  return workers ?? 0;
+  return workers ?? availableParallelism();
 }
 
 /** The HTTP API: in this process, or in `server.workers` processes of its own; resolves to its URL. */
@@ -183,7 +186,7 @@ async function serveApi(
   const workers = apiWorkerCount(cfg, log);
   try {
     if (workers > 0) {
-      const api = await startApiWorkers(cfg, version, workers, log, node.metrics);
+      const api = await startApiWorkers(cfg, version, workers, log, node.metrics, node.verified);
       log.info(`HTTP API served by ${workers} worker process${workers === 1 ? '' : 'es'} (server.workers)`);
       return api;
     }

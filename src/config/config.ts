@@ -109,9 +109,10 @@ export function defaultConfigPath(env: NodeJS.ProcessEnv = process.env): string 
   return env.BIGCHAINDB_CONFIG_PATH ?? join(homedir(), '.bigchaindb');
 }
 
-/** Settings whose default is null, and what a value must be. */
-const NULLABLE_TYPES: Record<string, 'number' | 'string'> = {
-  'server.workers': 'number',
+/** Settings whose default is null, and what a value must be ('count': a whole number, 0 included). */
+const NULLABLE_TYPES: Record<string, 'count' | 'number' | 'string'> = {
+  // null: one HTTP API process per core; 0: the API in the node process (cli/main.ts apiWorkerCount)
+  'server.workers': 'count',
   'server.threads': 'number',
   'keypair.public': 'string',
   'keypair.private': 'string',
@@ -302,11 +303,12 @@ function checked(setting: string, value: Json, current: Json | undefined, origin
   const nullable = NULLABLE_TYPES[setting];
   if (nullable !== undefined) {
     if (value === null) return value;
-    if (nullable === 'number') {
+    if (nullable !== 'string') {
       const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
-      return typeof n === 'number' && Number.isInteger(n) && n > 0
+      const least = nullable === 'count' ? 0 : 1;
+      return typeof n === 'number' && Number.isInteger(n) && n >= least
         ? n
-        : fail('a positive whole number or null');
+        : fail(`${nullable === 'count' ? 'a whole number ≥ 0' : 'a positive whole number'} or null`);
     }
     return typeof value === 'string' ? value : fail('a string or null');
   }

@@ -56,8 +56,9 @@ interface Submission {
  * Admits POSTed transactions into the backlog in batches: every POST that arrives while a round runs waits
  * for the next one, so under load one round serves hundreds of requests with one ChainView (two queries),
  * one call to the signature workers and one INSERT, instead of three round trips and a main-thread
- * signature check each. Signatures found good are remembered in `verified`, so the node's block pipeline
- * (in the same process) does not check them again; the node's own CREATEs are never checked at all.
+ * signature check each. Signatures found good are remembered in `verified` and the backlog row carries its
+ * tag of them, so the node's block pipeline (in this process, or in the `start` process of this API
+ * worker) does not check them again; the node's own CREATEs are never checked at all.
  *
  * A client CREATE must carry the signature of every key in its owners_before (for several, a fulfillment of
  * their n-of-n threshold: the condition the asset will carry) and a timestamp within `maxClockSkew` of the
@@ -189,7 +190,14 @@ export class Admission {
     }
 
     // 3. One INSERT for the round.
-    const entries = selection.accepted.map((transaction) => ({ transaction, assignee: b.pickAssignee() }));
+    const entries = selection.accepted.map((transaction) => {
+      const verifiedTag = this.verified?.tag(transaction);
+      return {
+        transaction,
+        assignee: b.pickAssignee(),
+        ...(verifiedTag === undefined ? {} : { verifiedTag }),
+      };
+    });
     const written = await b.storage.writeBacklog(entries);
     const inserted = new Set(written.inserted);
     for (const { transaction, assignee } of entries) {

@@ -38,9 +38,9 @@ interface InFlight {
 
 /**
  * The block pipeline: the backlog transactions assigned to this node (all of them at start, then as they
- * come) are batched, validated (signatures on the worker pool), packed into a signed block of at most
- * `blockSize` and written; the block write removes them from the backlog in the same database transaction,
- * so a crash loses nothing. A block is cut when it is full or `timeoutMs` after its first transaction came.
+ * come) are batched, validated (signatures on the worker pool, unless this node's API workers checked them:
+ * VerifiedSignatures.acceptTag), packed into a signed block of at most `blockSize` and written; the block
+ * write removes them from the backlog in the same database transaction, so a crash loses nothing. A block is cut when it is full or `timeoutMs` after its first transaction came.
  * Invalid transactions leave the backlog for the `rejected` table with their reason; one that is already in
  * a live block (a replay, or a reassigned copy another node packed first) is just removed.
  *
@@ -102,8 +102,7 @@ export class BlockPipeline implements Stage {
         for (const entry of entries) {
           // One set aside comes back when its retry is due (takeDueRetries), not with every redelivery.
           if (this.setAside.has(entry.transaction.id)) continue;
-          if (!this.pending.has(entry.transaction.id))
-            this.pending.set(entry.transaction.id, { transaction: entry.transaction, arrivedAt: now });
+          if (!this.pending.has(entry.transaction.id)) this.takeUp(entry, now);
         }
         this.log.debug(`${entries.length} backlog transactions assigned`, { pending: this.pending.size });
         this.wakeup.wake();
@@ -224,9 +223,20 @@ export class BlockPipeline implements Stage {
       if (entry === undefined || entry.assignee !== this.bigchain.me) {
         await this.setAside.attempt(id, async () => {});
       } else if (!this.pending.has(id)) {
-        this.pending.set(id, { transaction: entry.transaction, arrivedAt: now });
+        this.takeUp(entry, now);
       }
     }
+  }
+
+  /**
+   * Queues a backlog transaction; one whose row carries this node's tag had its signatures checked by one of
+   * the node's API workers, so they are remembered as checked instead of being checked again.
+   */
+  private takeUp(entry: BacklogEntry, arrivedAt: number): void {
+    const tagged =
+      entry.verifiedTag !== null && this.verified.acceptTag(entry.transaction, entry.verifiedTag);
+    this.metrics.backlogSignatures(tagged ? 'skipped' : 'verified');
+    this.pending.set(entry.transaction.id, { transaction: entry.transaction, arrivedAt });
   }
 
   private take(): Pending[] {

@@ -16,6 +16,8 @@ import {
 export type MetricsSnapshot = MetricObjectWithValues<MetricValue<string>>[];
 
 export type Decision = 'valid' | 'invalid';
+/** a backlog transaction's signatures: checked at this node's admission (its tag on the row), or not */
+export type BacklogSignatureCheck = 'skipped' | 'verified';
 
 export class NodeMetrics {
   readonly registry = new Registry();
@@ -43,6 +45,15 @@ export class NodeMetrics {
     labelNames: ['result'] as const,
     registers: [this.registry],
   });
+  readonly backlogSignatureChecks = new Counter({
+    name: 'bigchaindb_backlog_signature_checks_total',
+    help:
+      'backlog transactions the block pipeline took up, by check: skipped (the row carries this start of ' +
+      "the node's tag: its admission, in an API worker or in the node process, checked their signatures) or " +
+      'verified (no such tag: checked by the block pipeline unless the node process already found them good)',
+    labelNames: ['check'] as const,
+    registers: [this.registry],
+  });
 
   /**
    * `processMetrics`: also the process's CPU, memory, event-loop and GC metrics (prom-client's defaults);
@@ -54,12 +65,17 @@ export class NodeMetrics {
       this.blocksDecided.inc({ result }, 0);
       this.transactionsDecided.inc({ result }, 0);
     }
+    for (const check of ['skipped', 'verified'] as const) this.backlogSignatureChecks.inc({ check }, 0);
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry });
   }
 
   blockDecided(result: Decision, transactions: number): void {
     this.blocksDecided.inc({ result });
     this.transactionsDecided.inc({ result }, transactions);
+  }
+
+  backlogSignatures(check: BacklogSignatureCheck): void {
+    this.backlogSignatureChecks.inc({ check });
   }
 
   blockWritten(transactions: number): void {

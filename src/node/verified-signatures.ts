@@ -1,8 +1,19 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Transaction } from '../protocol/transaction.ts';
 import { BoundedSet } from './bounded-set.ts';
 import type { VerifyJob } from './verify-pool.ts';
 
 /** The draft-01 feature bit that only a TIMEOUT (type 99, bitmask 0x09) sets here: RSA (0x08) is not supported. */
 const TIMEOUT_FEATURE = 0x08;
+/** bytes of a tag key: the size of HMAC-SHA256's output, the least RFC 2104 recommends */
+const TAG_KEY_BYTES = 32;
+
+export interface VerifiedSignaturesOptions {
+  /** transactions remembered at most (the oldest are forgotten first) */
+  capacity?: number;
+  /** the tag key of the node's `start` process, in hex (an API worker's); default: a new random one */
+  tagKey?: string;
+}
 
 /**
  * Transactions whose fulfillments this node has already found valid, so that a transaction it packed into
@@ -12,12 +23,22 @@ const TIMEOUT_FEATURE = 0x08;
  * the hash of the body, which fixes the inputs and so the conditions they spend; the fulfillments are not
  * hashed into the id (0.6), so they are part of the key. A transaction spending a condition with a timeout
  * is never remembered: its validity depends on when it is checked.
+ *
+ * The node's API worker processes check signatures in memories of their own: each tags the backlog rows
+ * it writes with an HMAC of the key under the `start` process's tag key (made at random for each start,
+ * handed to its workers over IPC), and the block pipeline remembers a row whose tag it can recompute. Other
+ * nodes share the database but not the key, so a row they wrote (or one of an earlier start) is checked.
  */
 export class VerifiedSignatures {
   private readonly keys: BoundedSet<string>;
+  private readonly tagKey: Buffer;
 
-  constructor(capacity = 500_000) {
-    this.keys = new BoundedSet(capacity);
+  constructor(options: VerifiedSignaturesOptions = {}) {
+    this.keys = new BoundedSet(options.capacity ?? 500_000);
+    this.tagKey =
+      options.tagKey === undefined ? randomBytes(TAG_KEY_BYTES) : Buffer.from(options.tagKey, 'hex');
+    if (this.tagKey.length !== TAG_KEY_BYTES)
+      throw new RangeError(`a signature tag key is ${TAG_KEY_BYTES} bytes in hex, not ${this.tagKey.length}`);
   }
 
   has(job: VerifyJob): boolean {
@@ -29,6 +50,44 @@ export class VerifiedSignatures {
     const key = cacheKey(job);
     if (key !== undefined) this.keys.add(key);
   }
+
+  /** The tag key, in hex, for the API workers of this process only (IPC; never argv, env or a log). */
+  exportTagKey(): string {
+    return this.tagKey.toString('hex');
+  }
+
+  /**
+   * The tag of a backlog row for `tx` when its signatures are remembered here (found good by this process,
+   * or signed by it), else undefined: then the block pipeline checks them.
+   */
+  tag(tx: Transaction): string | undefined {
+    const key = transactionKey(tx);
+    return this.keys.has(key) ? this.hmac(key) : undefined;
+  }
+
+  /**
+   * Remembers `tx` as checked when `tag` is this key's tag of it (written by a process that shares the
+   * key); false for any other tag, which is then no reason to skip a check. A transaction spending a
+   * timeout condition is never tagged, and `has` never answers true for one whatever is remembered.
+   */
+  acceptTag(tx: Transaction, tag: string): boolean {
+    let key: string;
+    try {
+      key = transactionKey(tx);
+    } catch {
+      // A row another node wrote may hold anything: its validation says what is wrong with it.
+      return false;
+    }
+    const expected = Buffer.from(this.hmac(key), 'hex');
+    const given = Buffer.from(tag, 'hex');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return false;
+    this.keys.add(key);
+    return true;
+  }
+
+  private hmac(key: string): string {
+    return createHmac('sha256', this.tagKey).update(key).digest('hex');
+  }
 }
 
 function cacheKey(job: VerifyJob): string | undefined {
@@ -36,5 +95,9 @@ function cacheKey(job: VerifyJob): string | undefined {
     const bitmask = Number.parseInt(condition.uri.split(':')[2] ?? '', 16);
     if (!Number.isInteger(bitmask) || (bitmask & TIMEOUT_FEATURE) !== 0) return undefined;
   }
-  return `${job.tx.id}|${job.tx.transaction.fulfillments.map((f) => f.fulfillment).join('|')}`;
+  return transactionKey(job.tx);
+}
+
+function transactionKey(tx: Transaction): string {
+  return `${tx.id}|${tx.transaction.fulfillments.map((f) => f.fulfillment).join('|')}`;
 }

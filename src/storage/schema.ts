@@ -13,10 +13,14 @@
  * its status) has a column of its own, so no content of a document can make a query fail. `blocks.voters`
  * is the canonical JSON array of the block's voters; it is the last column, where an upgrade of a version-1
  * database adds it, so every database has the same column order (set-shards copies with SELECT *).
+ * `backlog.verified_tag` is last for the same reason (the upgrade from version 2 adds it).
  */
 
-/** 2: blocks.voters (the election reads voters from a column, never by parsing a block's text in SQL). */
-export const SCHEMA_VERSION = '2';
+/**
+ * 2: blocks.voters (the election reads voters from a column, never by parsing a block's text in SQL).
+ * 3: backlog.verified_tag (which signatures an API worker of the node checked: VerifiedSignatures.tag).
+ */
+export const SCHEMA_VERSION = '3';
 
 /** Tables that set-shards hash-partitions, each by the key every lookup of it names. */
 export const PARTITIONED_TABLES = {
@@ -88,6 +92,7 @@ const COLUMNS: Record<PartitionedTable, string> = {
     assigned_at timestamptz NOT NULL DEFAULT now(),
     tx_timestamp text NOT NULL,
     doc text NOT NULL,
+    verified_tag text,
     PRIMARY KEY (tx_id)`,
 };
 

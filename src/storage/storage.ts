@@ -22,7 +22,7 @@ import * as transactions from './queries/transactions.ts';
 import * as votes from './queries/votes.ts';
 import { SCHEMA_VERSION, type FeedTable } from './schema.ts';
 import type { BlockRecord, IndexRecords, VoteRecord } from './queries/audit.ts';
-import type { BacklogEntry, RejectedTransaction } from './queries/backlog.ts';
+import type { BacklogEntry, NewBacklogEntry, RejectedTransaction } from './queries/backlog.ts';
 import type { StoredBlock } from './queries/blocks.ts';
 import type { TableCounts } from './queries/schema.ts';
 import type { BlockStatus, WriteResult } from './queries/shared.ts';
@@ -172,9 +172,7 @@ export class Storage {
 
   // --- backlog: queries/backlog.ts ----------------------------------------------------------------------
 
-  async writeBacklog(
-    entries: readonly { transaction: Transaction; assignee: string }[],
-  ): Promise<WriteResult> {
+  async writeBacklog(entries: readonly NewBacklogEntry[]): Promise<WriteResult> {
     return backlog.writeBacklog(this.sql, entries);
   }
 

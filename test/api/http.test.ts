@@ -524,7 +524,11 @@ describe('the HTTP API of a running node', () => {
         await waitFor(`the node to log the ${ending}`, async () =>
           node.lines.slice(from).some((line) => {
             const record = logRecord(line);
-            return record?.name === 'http' && record.msg.startsWith('POST /api/v1/transactions/ ');
+            // `http`, or `http:<n>` from an API worker process (server.workers)
+            return (
+              /^http(:\d+)?$/.test(record?.name ?? '') &&
+              record?.msg.startsWith('POST /api/v1/transactions/ ') === true
+            );
           }),
         );
       }

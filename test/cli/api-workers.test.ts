@@ -1,14 +1,93 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { apiWorkerCount } from '../../src/cli/main.ts';
+import { ConfigurationError, defaultConfig, environmentConfig } from '../../src/config/config.ts';
 import { tempClient } from '../../src/driver/index.ts';
+import { silentLogger } from '../../src/node/log.ts';
 import { startAndStop } from '../support/start-node.ts';
 import { waitFor } from '../support/wait.ts';
 
 describe('bigchaindb start: HTTP API worker processes', () => {
+  test('server.workers: unset, one per core; 0, none (the API in the node process); a negative count is refused', () => {
+    const withWorkers = (workers: number | null) => {
+      const config = defaultConfig();
+      config.server.workers = workers;
+      return apiWorkerCount(config, silentLogger);
+    };
+    assert.equal(defaultConfig().server.workers, null);
+    assert.equal(withWorkers(null), availableParallelism());
+    assert.equal(withWorkers(0), 0);
+    assert.equal(withWorkers(3), 3);
+    assert.equal(environmentConfig({ BIGCHAINDB_SERVER_WORKERS: '0' }).server.workers, 0);
+    assert.throws(
+      () => environmentConfig({ BIGCHAINDB_SERVER_WORKERS: '-1' }),
+      (error: Error) =>
+        error instanceof ConfigurationError &&
+        /server\.workers in BIGCHAINDB_SERVER_WORKERS: expected a whole number ≥ 0 or null, got "-1"/.test(
+          error.message,
+        ),
+    );
+  });
+
+  test("by default one worker per core, whose signature checks the node's block pipeline does not repeat", async () => {
+    const home = await mkdtemp(join(tmpdir(), 'bigchain-start-default-workers-'));
+    const cores = availableParallelism();
+    try {
+      const run = await startAndStop(home, 'SIGTERM', {
+        whileRunning: async ({ pid, stderr }) => {
+          assert.match(
+            stderr(),
+            new RegExp(
+              `HTTP API served by ${cores} worker process${cores === 1 ? '' : 'es'} \\(server\\.workers\\)`,
+            ),
+          );
+          assert.equal(apiWorkerPids(pid).length, cores);
+          const apiEndpoint = /Listening to client connections on: (\S+)/.exec(stderr())![1]!;
+          const client = tempClient({ apiEndpoint });
+          await Promise.all(Array.from({ length: 10 }, () => client.create()));
+          const metrics = `${apiEndpoint.replace(/\/api\/v1$/, '')}/metrics`;
+          const text = await waitFor('the 10 transactions decided valid', async () => {
+            const scraped = await (await fetch(metrics)).text();
+            return (
+              /^bigchaindb_block_transactions_decided_total\{result="valid"\} 10$/m.test(scraped) && scraped
+            );
+          });
+          // The tag key reached the workers: each row they wrote was taken up without a second check.
+          assert.match(text, /^bigchaindb_backlog_signature_checks_total\{check="skipped"\} 10$/m);
+          assert.match(text, /^bigchaindb_backlog_signature_checks_total\{check="verified"\} 0$/m);
+        },
+      });
+      assert.equal(run.code, 0, run.stderr);
+    } finally {
+      await rm(home, { recursive: true, force: true });
+    }
+  });
+
+  test('server.workers 0: the node process serves the API, with no worker process', async () => {
+    const home = await mkdtemp(join(tmpdir(), 'bigchain-start-no-workers-'));
+    try {
+      const run = await startAndStop(home, 'SIGTERM', {
+        env: { BIGCHAINDB_SERVER_WORKERS: '0' },
+        whileRunning: async ({ pid, stderr }) => {
+          assert.equal(apiWorkerPids(pid).length, 0);
+          const apiEndpoint = /Listening to client connections on: (\S+)/.exec(stderr())![1]!;
+          await tempClient({ apiEndpoint }).create();
+          await waitFor('the request logged by the node process', async () =>
+            /DEBUG \[http\] POST \/api\/v1\/transactions\/ 201/.test(stderr()),
+          );
+        },
+      });
+      assert.equal(run.code, 0, run.stderr);
+      assert.doesNotMatch(run.stderr, /HTTP API served by/);
+    } finally {
+      await rm(home, { recursive: true, force: true });
+    }
+  });
+
   test('server.workers: API processes share server.bind, a dead one is replaced, all stop with the node', async () => {
     const home = await mkdtemp(join(tmpdir(), 'bigchain-start-workers-'));
     let workerPids: number[] = [];

@@ -81,8 +81,9 @@ describeEachBackend('stored documents', (backend) => {
     const blocks = Array.from({ length: 230 }, () => chain.block([chain.create(owner)]));
     for (const block of blocks) await storage.writeBlock(block);
     await storage.writeVotes([createVote(chain.node, blocks[0]!.id, chain.genesis.id, true)]);
-    // Back to the version-1 schema: no voters column.
+    // Back to the version-1 schema: no voters column, no backlog tags.
     await rawDriver(storage).query('ALTER TABLE blocks DROP COLUMN voters');
+    await rawDriver(storage).query('ALTER TABLE backlog DROP COLUMN verified_tag');
     await rawDriver(storage).query("UPDATE bigchaindb_meta SET value = '1' WHERE key = 'schema_version'");
 
     assert.deepEqual(await storage.upgrade(), { from: '1' });
@@ -108,7 +109,10 @@ describeEachBackend('stored documents', (backend) => {
     await rawDriver(storage).query("UPDATE bigchaindb_meta SET value = '99' WHERE key = 'schema_version'");
     await assert.rejects(storage.upgrade(), (error: Error) => {
       assert.ok(error instanceof StorageError);
-      assert.match(error.message, /has schema version 99, which this node \(schema 2\) cannot read/);
+      assert.match(
+        error.message,
+        new RegExp(`has schema version 99, which this node \\(schema ${SCHEMA_VERSION}\\) cannot read`),
+      );
       return true;
     });
     assert.equal(await storage.meta('schema_version'), '99');

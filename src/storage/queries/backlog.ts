@@ -7,6 +7,8 @@ export interface BacklogEntry {
   transaction: Transaction;
   assignee: string;
   assignedAt: Date;
+  /** what the writer stored to show it checked the signatures (VerifiedSignatures.tag), else null */
+  verifiedTag: string | null;
 }
 
 export interface RejectedTransaction {
@@ -20,6 +22,7 @@ export interface BacklogRow {
   assignee: string;
   assigned_at: Date;
   doc: string;
+  verified_tag: string | null;
 }
 
 export function backlogEntry(row: BacklogRow): BacklogEntry {
@@ -27,25 +30,34 @@ export function backlogEntry(row: BacklogRow): BacklogEntry {
     transaction: JSON.parse(row.doc) as Transaction,
     assignee: row.assignee,
     assignedAt: new Date(row.assigned_at),
+    verifiedTag: row.verified_tag,
   };
+}
+
+/** A transaction to insert into the backlog: for whom, and the writer's tag if it checked the signatures. */
+export interface NewBacklogEntry {
+  transaction: Transaction;
+  assignee: string;
+  verifiedTag?: string;
 }
 
 /** Inserts transactions for their assignees; an id already in the backlog is reported, not overwritten. */
 export async function writeBacklog(
   session: SqlSession,
-  entries: readonly { transaction: Transaction; assignee: string }[],
+  entries: readonly NewBacklogEntry[],
 ): Promise<WriteResult> {
   if (entries.length === 0) return { inserted: [], duplicates: [] };
   const ids = entries.map((entry) => entry.transaction.id);
   const rows = await session.query<{ tx_id: string }>(
-    `INSERT INTO backlog (tx_id, assignee, tx_timestamp, doc)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
+    `INSERT INTO backlog (tx_id, assignee, tx_timestamp, doc, verified_tag)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
      ON CONFLICT DO NOTHING RETURNING tx_id`,
     [
       ids,
       entries.map((entry) => entry.assignee),
       entries.map((entry) => entry.transaction.transaction.timestamp),
       entries.map((entry) => serialize(entry.transaction)),
+      entries.map((entry) => entry.verifiedTag ?? null),
     ],
   );
   return partition(ids, new Set(rows.map((row) => row.tx_id)));
@@ -56,7 +68,7 @@ export async function getBacklog(
   ids: readonly string[],
 ): Promise<Map<string, BacklogEntry>> {
   const rows = await session.query<BacklogRow & { tx_id: string }>(
-    'SELECT tx_id, assignee, assigned_at, doc FROM backlog WHERE tx_id = ANY($1::text[])',
+    'SELECT tx_id, assignee, assigned_at, doc, verified_tag FROM backlog WHERE tx_id = ANY($1::text[])',
     [ids],
   );
   return new Map(rows.map((row) => [row.tx_id, backlogEntry(row)]));
@@ -69,7 +81,7 @@ export async function backlogFor(
   limit: number,
 ): Promise<BacklogEntry[]> {
   const rows = await session.query<BacklogRow>(
-    `SELECT assignee, assigned_at, doc FROM backlog WHERE assignee = $1
+    `SELECT assignee, assigned_at, doc, verified_tag FROM backlog WHERE assignee = $1
      ORDER BY tx_timestamp, tx_id LIMIT $2`,
     [assignee, limit],
   );

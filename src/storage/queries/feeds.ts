@@ -39,7 +39,7 @@ export async function backlogFeedRows(
 ): Promise<FeedFetchRow<BacklogEntry>[]> {
   const byAssignee = assignee === undefined ? '' : 'AND f.assignee = $4';
   const rows = await session.query<FeedColumns & BacklogRow>(
-    `SELECT ${FEED_SELECT}, f.assignee, f.assigned_at, f.doc FROM backlog f
+    `SELECT ${FEED_SELECT}, f.assignee, f.assigned_at, f.doc, f.verified_tag FROM backlog f
      WHERE (f.xid, f.seq) > ($1::xid8, $2::bigint) ${byAssignee} ORDER BY f.xid, f.seq LIMIT $3`,
     [after.xid, after.seq, limit, ...(assignee === undefined ? [] : [assignee])],
   );

@@ -60,14 +60,22 @@ export async function upgrade(session: SqlSession, name: string): Promise<{ from
   );
   const from = row?.value ?? '?';
   if (from === SCHEMA_VERSION) return undefined;
-  if (from !== '1') {
+  if (from !== '1' && from !== '2') {
     throw new StorageError(
       `Database \`${name}\` has schema version ${from}, which this node (schema ${SCHEMA_VERSION}) cannot read: ` +
         'run the version of BigchainDB that wrote it',
       { database: name, schemaVersion: from },
     );
   }
-  // 1 → 2: blocks.voters, filled from each block's document as parsed here, not in SQL.
+  if (from === '1') await addBlockVoters(session);
+  // 2 → 3: rows already in the backlog have no tag, so the block pipeline checks their signatures.
+  await session.query('ALTER TABLE backlog ADD COLUMN verified_tag text');
+  await session.query("UPDATE bigchaindb_meta SET value = $1 WHERE key = 'schema_version'", [SCHEMA_VERSION]);
+  return { from };
+}
+
+/** 1 → 2: blocks.voters, filled from each block's document as parsed here, not in SQL. */
+async function addBlockVoters(session: SqlSession): Promise<void> {
   await session.query('ALTER TABLE blocks ADD COLUMN voters text');
   await forEachRow<{ id: string; doc: string }>(
     session,
@@ -85,8 +93,6 @@ export async function upgrade(session: SqlSession, name: string): Promise<{ from
     },
   );
   await session.query('ALTER TABLE blocks ALTER COLUMN voters SET NOT NULL');
-  await session.query("UPDATE bigchaindb_meta SET value = $1 WHERE key = 'schema_version'", [SCHEMA_VERSION]);
-  return { from };
 }
 
 /** Removes every table, index and function init created, in `session`'s transaction. */
