@@ -1,7 +1,7 @@
 import { serialize } from '../../protocol/json.ts';
 import type { Transaction } from '../../protocol/transaction.ts';
 import type { SqlSession } from '../driver.ts';
-import { partition, type WriteResult } from './shared.ts';
+import { insertColumns, partition, type WriteResult } from './shared.ts';
 
 export interface BacklogEntry {
   transaction: Transaction;
@@ -48,10 +48,9 @@ export async function writeBacklog(
 ): Promise<WriteResult> {
   if (entries.length === 0) return { inserted: [], duplicates: [] };
   const ids = entries.map((entry) => entry.transaction.id);
-  const rows = await session.query<{ tx_id: string }>(
-    `INSERT INTO backlog (tx_id, assignee, tx_timestamp, doc, verified_tag)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
-     ON CONFLICT DO NOTHING RETURNING tx_id`,
+  const rows = await insertColumns<{ tx_id: string }>(
+    session,
+    'backlog (tx_id, assignee, tx_timestamp, doc, verified_tag)',
     [
       ids,
       entries.map((entry) => entry.assignee),
@@ -59,6 +58,7 @@ export async function writeBacklog(
       entries.map((entry) => serialize(entry.transaction)),
       entries.map((entry) => entry.verifiedTag ?? null),
     ],
+    'ON CONFLICT DO NOTHING RETURNING tx_id',
   );
   return partition(ids, new Set(rows.map((row) => row.tx_id)));
 }
