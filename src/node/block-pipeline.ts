@@ -40,7 +40,8 @@ interface InFlight {
  * The block pipeline: the backlog transactions assigned to this node (all of them at start, then as they
  * come) are batched, validated (signatures on the worker pool, unless this node's API workers checked them:
  * VerifiedSignatures.acceptTag), packed into a signed block of at most `blockSize` and written; the block
- * write removes them from the backlog in the same database transaction, so a crash loses nothing. A block is cut when it is full or `timeoutMs` after its first transaction came.
+ * write removes them from the backlog in the same database transaction, so a crash loses nothing. A block
+ * is cut when it is full or `timeoutMs` after its first transaction came.
  * Invalid transactions leave the backlog for the `rejected` table with their reason; one that is already in
  * a live block (a replay, or a reassigned copy another node packed first) is just removed.
  *
