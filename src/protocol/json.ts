@@ -21,12 +21,54 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
  * `undefined` are omitted, exactly as `JSON.stringify` and a JSON round trip would.
  */
 export function serialize(value: unknown): string {
+  // Most values (every document parsed from canonical text, every transaction built here) are already in
+  // canonical key order with nothing to refuse: then the engine's JSON.stringify writes the same text, at a
+  // fraction of the cost of building it piece by piece.
+  if (stringifiesCanonically(value, 0)) return JSON.stringify(value);
   try {
     return write(value, 0);
   } catch (error) {
     if (!(error instanceof Refusal)) throw error;
     const path = '$' + error.segments.reverse().join('');
     throw new SerializationError(`${path}: ${error.reason}`, { path });
+  }
+}
+
+/**
+ * Whether JSON.stringify(value) is its canonical text: plain objects whose keys are already sorted and
+ * defined, arrays without holes, safe numbers, strings and keys without U+0000 or surrogates (a surrogate
+ * pair is fine too, but rare enough to leave to `write`). False sends the value the long way, which sorts,
+ * and refuses with a path.
+ */
+function stringifiesCanonically(value: unknown, depth: number): boolean {
+  switch (typeof value) {
+    case 'string':
+      return !SUSPECT.test(value);
+    case 'number':
+      return Number.isFinite(value) && (!Number.isInteger(value) || Number.isSafeInteger(value));
+    case 'boolean':
+      return true;
+    case 'object': {
+      if (value === null) return true;
+      if (depth >= MAX_JSON_DEPTH) return false;
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length; i++) if (!stringifiesCanonically(value[i], depth + 1)) return false;
+        return true;
+      }
+      const proto: unknown = Object.getPrototypeOf(value);
+      if (proto !== Object.prototype && proto !== null) return false;
+      const record = value as Record<string, unknown>;
+      let previous: string | undefined;
+      for (const key in record) {
+        if (!Object.hasOwn(record, key) || SUSPECT.test(key)) return false;
+        if (previous !== undefined && !(previous < key)) return false;
+        if (!stringifiesCanonically(record[key], depth + 1)) return false;
+        previous = key;
+      }
+      return true;
+    }
+    default:
+      return false;
   }
 }
 

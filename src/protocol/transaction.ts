@@ -112,23 +112,24 @@ export function createTransaction(
   const fulfillments: FulfillmentEntry[] =
     inputList.length > 0
       ? inputList.map((input, fid) => ({
-          owners_before: [...before],
-          input: { txid: input.txid, cid: input.cid },
-          fulfillment: null,
           fid,
+          fulfillment: null,
+          input: { cid: input.cid, txid: input.txid },
+          owners_before: [...before],
         }))
-      : [{ owners_before: [...before], input: null, fulfillment: null, fid: 0 }];
+      : [{ fid: 0, fulfillment: null, input: null, owners_before: [...before] }];
   const condition = ownersCondition(after);
   const conditions: ConditionEntry[] = condition
-    ? fulfillments.map((f) => ({ owners_after: [...after], condition: conditionBody(condition), cid: f.fid }))
+    ? fulfillments.map((f) => ({ cid: f.fid, condition: conditionBody(condition), owners_after: [...after] }))
     : [];
+  // Every object in canonical key order: serialize then takes its fast path (json.ts).
   const transaction: TransactionBody = {
-    version: 1,
-    fulfillments,
     conditions,
+    data: { payload, uuid: options.uuid ?? globalThis.crypto.randomUUID() },
+    fulfillments,
     operation,
     timestamp: options.timestamp ?? currentTimestamp(),
-    data: { uuid: options.uuid ?? globalThis.crypto.randomUUID(), payload },
+    version: 1,
   };
   return { id: getHashData(transaction), transaction };
 }
@@ -174,13 +175,13 @@ export function getFulfillmentMessage(tx: Transaction, fulfillment: FulfillmentE
     );
   }
   return {
+    condition,
+    data: body.data,
+    fulfillment: { ...fulfillment, fulfillment: null },
+    id: tx.id,
     operation: body.operation,
     timestamp: body.timestamp,
-    data: body.data,
     version: body.version,
-    id: tx.id,
-    fulfillment: { ...fulfillment, fulfillment: null },
-    condition,
   };
 }
 

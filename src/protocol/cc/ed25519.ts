@@ -93,12 +93,13 @@ export class Ed25519Fulfillment extends Fulfillment {
   }
 
   toDict(): Ed25519Details {
+    // In canonical key order: serialize then takes its fast path (json.ts).
     return {
-      type: 'fulfillment',
-      type_id: 4,
       bitmask: this.bitmask,
       public_key: this.publicKeyBase58,
       signature: this.signature === undefined ? null : base58Encode(this.signature),
+      type: 'fulfillment',
+      type_id: 4,
     };
   }
 
