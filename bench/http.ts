@@ -36,7 +36,7 @@
  *                    [--sample 0.1] [--chains 500] [--hops 4] [--levels 25,50,75] [--load-seconds 10]
  *                    [--transfers N]     (default: the CREATEs not used by chains, at most 5,000)
  *                    [--scaling]         (each scenario on CPU 0, then on CPUs 0,1)
- *                    [--api-workers N]   (server.workers of the PostgreSQL scenarios' nodes)
+ *                    [--api-workers N]   (server.workers of every node; default: the node's own, one per core)
  *                    [--profile DIR]     (CPU profiles of the node processes, node --cpu-prof)
  */
 import { execFileSync } from 'node:child_process';
@@ -92,8 +92,8 @@ interface Options {
   transfers: number;
   levels: number[];
   loadSeconds: number;
-  /** server.workers of the PostgreSQL scenarios' nodes; 0: the API in the node process */
-  apiWorkers: number;
+  /** server.workers of every node (0: the API in the node process); undefined: the node's default */
+  apiWorkers?: number;
   /** each scenario pinned to SCALING_CPUS in turn */
   scaling: boolean;
   /** where the node processes write CPU profiles (node --cpu-prof) */
@@ -112,7 +112,7 @@ function parseOptions(): Options {
       transfers: { type: 'string' },
       levels: { type: 'string', default: '25,50,75' },
       'load-seconds': { type: 'string', default: '10' },
-      'api-workers': { type: 'string', default: '0' },
+      'api-workers': { type: 'string' },
       scaling: { type: 'boolean', default: false },
       profile: { type: 'string' },
     },
@@ -153,7 +153,9 @@ function parseOptions(): Options {
       .filter(Boolean)
       .map((level) => whole('levels', level, 1)),
     loadSeconds: whole('load-seconds', values['load-seconds'], 1),
-    apiWorkers: whole('api-workers', values['api-workers'], 0),
+    ...(values['api-workers'] === undefined
+      ? {}
+      : { apiWorkers: whole('api-workers', values['api-workers'], 0) }),
     scaling: values.scaling,
     ...(values.profile === undefined ? {} : { profileDir: values.profile }),
   };
@@ -388,12 +390,14 @@ async function startFederation(name: ScenarioName, options: Options): Promise<Fe
   const dir = await mkdtemp(join(tmpdir(), 'bench-http-'));
   const nodeArgs =
     options.profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`];
+  const workers = options.apiWorkers === undefined ? {} : { server: { workers: options.apiWorkers } };
+  const workersText = options.apiWorkers === undefined ? '' : `, server.workers ${options.apiWorkers}`;
   if (name === 'embedded-1') {
     const path = join(dir, 'data');
     const nodes = await startBenchNodes(
       [generateKeyPair()],
       dir,
-      { database: { backend: 'embedded', path } },
+      { database: { backend: 'embedded', path }, ...workers },
       nodeArgs,
     );
     return {
@@ -401,7 +405,8 @@ async function startFederation(name: ScenarioName, options: Options): Promise<Fe
       // Started by the node, but not its child: pg_ctl's postmaster is reparented once pg_ctl exits.
       postgresPid: postmasterPid(join(path, 'pgdata')),
       description:
-        '1 `bigchaindb start` process on the embedded backend: the durable PostgreSQL server the node runs itself (on-disk data dir, Unix socket)',
+        '1 `bigchaindb start` process on the embedded backend: the durable PostgreSQL server the node runs itself (on-disk data dir, Unix socket)' +
+        workersText,
       async close() {
         await Promise.all(nodes.map((node) => node.stop()));
         await rm(dir, { recursive: true, force: true });
@@ -411,14 +416,13 @@ async function startFederation(name: ScenarioName, options: Options): Promise<Fe
   const count = name === 'postgresql-3' ? 3 : 1;
   const { server, database } = await startBenchPostgres();
   const keys = Array.from({ length: count }, generateKeyPair);
-  const workers = options.apiWorkers === 0 ? {} : { server: { workers: options.apiWorkers } };
   const nodes = await startBenchNodes(keys, dir, { database, ...workers }, nodeArgs);
   return {
     nodes,
     postgresPid: postmasterPid(server.dataDir),
     description:
-      `${count} \`bigchaindb start\` process${count > 1 ? 'es' : ''} sharing a durable PostgreSQL 15 server (fsync on)` +
-      (options.apiWorkers === 0 ? '' : `, server.workers ${options.apiWorkers}`),
+      `${count} \`bigchaindb start\` process${count > 1 ? 'es' : ''} sharing a durable PostgreSQL 18 server (fsync on)` +
+      workersText,
     async close() {
       await Promise.all(nodes.map((node) => node.stop()));
       await server.stop();
