@@ -21,6 +21,7 @@ import {
   type SubmittedTransaction,
   type TransactionStatus,
 } from 'bigchaindb/driver';
+import { serialize } from 'bigchaindb/protocol';
 
 class CheckFailed extends Error {}
 
@@ -91,7 +92,7 @@ function check(condition: boolean, what: string): void {
 }
 
 function same(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
+  return serialize(a) === serialize(b);
 }
 
 function isKey(text: string): boolean {

@@ -61,6 +61,7 @@ function stringifiesCanonically(value: unknown, depth: number): boolean {
       let previous: string | undefined;
       for (const key in record) {
         if (!Object.hasOwn(record, key) || SUSPECT.test(key)) return false;
+        // code-unit order: RFC 8785 sorts keys by UTF-16 code units, which is what < compares.
         if (previous !== undefined && !(previous < key)) return false;
         if (!stringifiesCanonically(record[key], depth + 1)) return false;
         previous = key;
