@@ -52,8 +52,8 @@ process.once('message', (message: ToWorker) => {
   const { config, version, tagKey } = message;
   void (async () => {
     const bigchain = await Bigchain.open(config);
-    // One signature-check thread of its own: the worker process is already one of several.
-    const pool = new VerifyPool(1);
+    // Signatures checked on this process's own thread: it is already one of one per core.
+    const pool = new VerifyPool(0);
     await pool.ready();
     const api = createApiServer({
       bigchain,

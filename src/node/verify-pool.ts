@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { BigchainDBError, messageOf } from '../protocol/errors.ts';
-import type { FulfillmentsJob } from '../protocol/validation.ts';
+import { checkFulfillments, type FulfillmentsJob } from '../protocol/validation.ts';
 import * as validationErrors from '../protocol/validation-errors.ts';
 import { ValidationError } from '../protocol/validation-errors.ts';
 
@@ -60,6 +60,23 @@ const ERROR_CLASSES = new Map<
     )
     .map((errorClass) => [errorClass.name, errorClass]),
 );
+
+/** What a check threw, as a worker sends it back. */
+export function workerFailure(error: unknown): WorkerFailure {
+  if (error instanceof BigchainDBError)
+    return { name: error.name, message: error.message, details: error.details };
+  return { name: 'Error', message: messageOf(error), details: {} };
+}
+
+/** One job's check: null when every fulfillment is valid. */
+export function checkJob(job: VerifyJob): WorkerFailure | null {
+  try {
+    checkFulfillments(job.tx, job.inputConditions, job.now);
+    return null;
+  } catch (error) {
+    return workerFailure(error);
+  }
+}
 
 /** The same class as thrown in the worker (InvalidSignature, SchemaError, …), else a plain ValidationError. */
 function revive(failure: WorkerFailure): ValidationError {
@@ -126,7 +143,9 @@ class PoolWorker {
 /**
  * Signature checks on worker threads, one per core by default, so that validating thousands of
  * transactions keeps the event loop free. A batch is split into one chunk per worker; results come back in
- * the order of the jobs. A worker that dies fails its chunk (VerifyPoolError) and is replaced.
+ * the order of the jobs. A worker that dies fails its chunk (VerifyPoolError) and is replaced. With size 0
+ * the checks run on the calling thread: for a process that is itself one of one per core (an HTTP API
+ * worker), where a thread hop adds a copy of every job and answer and no parallelism.
  */
 export class VerifyPool {
   /** a slot is empty while its dead worker waits to be replaced */
@@ -144,8 +163,10 @@ export class VerifyPool {
     readonly size: number = availableParallelism(),
     options: { workerEntry?: string } = {},
   ) {
-    if (!Number.isInteger(size) || size < 1)
-      throw new RangeError(`a verify pool needs at least 1 worker, not ${size}`);
+    if (!Number.isInteger(size) || size < 0)
+      throw new RangeError(
+        `a verify pool has a whole number of workers (0: none, checks inline), not ${size}`,
+      );
     this.workerData = {
       ...WORKER_DATA,
       ...(options.workerEntry === undefined ? {} : { entry: options.workerEntry }),
@@ -158,6 +179,7 @@ export class VerifyPool {
    * this before it runs, rather than failing every block later).
    */
   async ready(): Promise<void> {
+    if (this.size === 0) return;
     try {
       await Promise.all(this.workers.filter((pooled) => pooled !== undefined).map((pooled) => pooled.ready));
     } catch (error) {
@@ -169,6 +191,13 @@ export class VerifyPool {
   async verify(jobs: readonly VerifyJob[]): Promise<(ValidationError | null)[]> {
     if (this.closed) throw new VerifyPoolError('the verify pool is closed');
     if (jobs.length === 0) return [];
+    if (this.size === 0) {
+      this.checked += jobs.length;
+      return jobs.map((job) => {
+        const failure = checkJob(job);
+        return failure === null ? null : revive(failure);
+      });
+    }
     const live = this.workers.filter((pooled): pooled is PoolWorker => pooled !== undefined);
     if (live.length === 0)
       throw new VerifyPoolError(

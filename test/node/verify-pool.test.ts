@@ -111,10 +111,36 @@ describe('verify pool (signature checks on worker threads)', () => {
     }
   });
 
-  test('a closed pool refuses work; a pool needs at least one worker', async () => {
+  test('a closed pool refuses work; a pool has a whole number of workers', async () => {
     const small = new VerifyPool(1);
     await small.close();
     await assert.rejects(small.verify([job(chain.create(generateKeyPair().publicKey))]), VerifyPoolError);
-    assert.throws(() => new VerifyPool(0), /at least 1 worker, not 0/);
+    for (const size of [-1, 1.5])
+      assert.throws(() => new VerifyPool(size), /a whole number of workers \(0: none, checks inline\)/);
+  });
+
+  test('size 0: the checks run on the calling thread, with the answers of a threaded pool', async () => {
+    const inline = new VerifyPool(0);
+    await inline.ready();
+    const alice = generateKeyPair();
+    const assets = Array.from({ length: 4 }, () => chain.create(alice.publicKey));
+    const jobs = [
+      ...assets.map((tx) => job(tx)),
+      job(forged(assets[1]!, assets[2]!)),
+      job(chain.transfer(assets[0]!, alice, generateKeyPair().publicKey), assets),
+    ];
+    const [here, threaded] = [await inline.verify(jobs), await pool.verify(jobs)];
+    assert.deepEqual(
+      here.map((result) => result?.constructor.name ?? null),
+      [null, null, null, null, 'InvalidSignature', null],
+    );
+    assert.deepEqual(
+      here.map((result) => result && { name: result.name, message: result.message, details: result.details }),
+      threaded.map(
+        (result) => result && { name: result.name, message: result.message, details: result.details },
+      ),
+    );
+    assert.equal(inline.checked, jobs.length);
+    await inline.close();
   });
 });
