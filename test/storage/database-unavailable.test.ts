@@ -5,6 +5,7 @@ import pg from 'pg';
 import { SchemaError } from '../../src/protocol/validation-errors.ts';
 import { isDatabaseUnavailable } from '../../src/storage/errors.ts';
 import { startPostgres, type PostgresServer } from '../support/postgres.ts';
+import { waitFor } from '../support/wait.ts';
 
 /** What `work` rejects with; fails when it resolves. */
 async function failure(work: () => Promise<unknown>): Promise<unknown> {
@@ -89,6 +90,13 @@ describe('isDatabaseUnavailable', () => {
       /^(Connection terminated unexpectedly|Client has encountered a connection error and is not queryable)$/,
     );
     for (const error of [terminated, afterwards]) assert.equal(isDatabaseUnavailable(error), true);
+    // A terminated backend frees its slot when it has exited, a moment after pg_terminate_backend returns.
+    await waitFor('the terminated backend to exit', async () => {
+      const { rows } = await admin.query<{ others: string }>(
+        "SELECT count(*)::text AS others FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()",
+      );
+      return rows[0]?.others === '0';
+    });
 
     // The pool has its one connection lent out: the next caller waits, then gives up.
     const full = new pg.Pool({
