@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { Bigchain } from '../../src/node/bigchain.ts';
 import { generateKeyPair } from '../../src/protocol/crypto.ts';
 import { createAndSignTx, getHashData } from '../../src/protocol/transaction.ts';
-import { openStorage } from '../../src/storage/open.ts';
+import { DEFAULT_DATABASE_CONFIG, openStorage } from '../../src/storage/open.ts';
 import type { Storage } from '../../src/storage/storage.ts';
 import { runCli } from '../support/processes.ts';
 import { rawDriver } from '../support/raw-sql.ts';
@@ -33,13 +33,7 @@ describe('bigchaindb verify', () => {
 
   /** The embedded database, opened in this process while no command runs (one process at a time). */
   async function withDatabase(work: (storage: Storage) => Promise<void>): Promise<void> {
-    const storage = await openStorage({
-      backend: 'embedded',
-      path: data,
-      host: '',
-      port: 0,
-      name: 'bigchain',
-    });
+    const storage = await openStorage({ ...DEFAULT_DATABASE_CONFIG, path: data });
     try {
       await work(storage);
     } finally {

@@ -21,7 +21,7 @@ import {
   type BackupOptions,
   type BackupProgress,
 } from '../../src/ops/index.ts';
-import { openStorage } from '../../src/storage/open.ts';
+import { DEFAULT_DATABASE_CONFIG, openStorage } from '../../src/storage/open.ts';
 import { PostgresDriver } from '../../src/storage/postgres-driver.ts';
 import { Storage } from '../../src/storage/storage.ts';
 import { generateKeyPair, TestChain } from '../support/chain.ts';
@@ -720,8 +720,7 @@ for (const name of BACKEND_NAMES) {
 describe('the embedded backend', () => {
   it('a copy of the data directory taken while the node is stopped restores with the rule', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'bigchaindb-datadir-'));
-    const embedded = (path: string) =>
-      ({ backend: 'embedded', path: join(dir, path), host: '', port: 0, name: 'bigchain' }) as const;
+    const embedded = (path: string) => ({ ...DEFAULT_DATABASE_CONFIG, path: join(dir, path) });
     try {
       const live = await openStorage(embedded('data'), { create: true });
       const fixture = await populate(live, { tail: true });

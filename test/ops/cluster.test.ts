@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   BlockConflictError,
+  DEFAULT_DATABASE_CONFIG,
   IN_MEMORY_PATH,
   openStorage,
   PostgresDriver,
@@ -25,13 +26,7 @@ function serverStorage(server: PostgresServer): Storage {
 
 describe('set-shards on the embedded backend', () => {
   test('partitions the tables of the server the node runs, like on any PostgreSQL', async () => {
-    const config = {
-      backend: 'embedded',
-      path: IN_MEMORY_PATH,
-      host: '',
-      port: 0,
-      name: 'bigchain',
-    } as const;
+    const config = { ...DEFAULT_DATABASE_CONFIG, path: IN_MEMORY_PATH };
     const storage = await openStorage(config, { create: true });
     try {
       const chain = new TestChain();

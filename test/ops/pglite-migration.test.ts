@@ -3,7 +3,7 @@ import { rename, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { openStorage } from '../../src/storage/open.ts';
+import { DEFAULT_DATABASE_CONFIG, openStorage } from '../../src/storage/open.ts';
 import { PGliteDriver } from '../../src/storage/pglite-driver.ts';
 import { Storage } from '../../src/storage/storage.ts';
 import { federationFates, writeLongChain, type LongChain } from '../support/long-chain.ts';
@@ -71,7 +71,7 @@ describe('moving a chain from a PGlite data directory to the embedded PostgreSQL
     assert.match(verify.stdout, new RegExp(`^Verified ${chain.blocks.length - TAIL} blocks`));
 
     // The blocks are the same blocks, in the same order, on the embedded server.
-    const moved = await openStorage({ backend: 'embedded', path: data, host: '', port: 0, name: 'bigchain' });
+    const moved = await openStorage({ ...DEFAULT_DATABASE_CONFIG, path: data });
     try {
       const kept = chain.blocks.slice(0, chain.blocks.length - TAIL);
       for (const index of [0, 1, 500, kept.length - 1]) {

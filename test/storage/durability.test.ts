@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, test } from 'node:test';
-import { openStorage, PostgresDriver, Storage } from '../../src/storage/index.ts';
+import { DEFAULT_DATABASE_CONFIG, openStorage, PostgresDriver, Storage } from '../../src/storage/index.ts';
 import { requirePostgresBin, runPostgresTool } from '../../src/storage/local-postgres.ts';
 import { startPostgres } from '../support/postgres.ts';
 import { rawDriver } from '../support/raw-sql.ts';
@@ -80,7 +80,7 @@ describe('a crash of the node process loses nothing acknowledged', () => {
         ['-D', join(dir, 'pgdata'), '-m', 'immediate', 'stop'],
         dir,
       );
-      const config = { backend: 'embedded', path: dir, host: '', port: 0, name: 'bigchain' } as const;
+      const config = { ...DEFAULT_DATABASE_CONFIG, path: dir };
       const storage = await openStorage(config);
       try {
         await assertNothingLost(storage, acknowledged);

@@ -5,15 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { EmbeddedServer } from '../../src/storage/embedded-server.ts';
-import { openStorage, type DatabaseConfig } from '../../src/storage/open.ts';
+import { DEFAULT_DATABASE_CONFIG, openStorage, type DatabaseConfig } from '../../src/storage/open.ts';
 import { TestChain } from '../support/chain.ts';
 
 const embedded = (path: string, password?: string): DatabaseConfig => ({
-  backend: 'embedded',
+  ...DEFAULT_DATABASE_CONFIG,
   path,
-  host: '',
-  port: 0,
-  name: 'bigchain',
   ...(password === undefined ? {} : { password }),
 });
 
