@@ -6,6 +6,7 @@ import {
   ThresholdSha256Fulfillment,
 } from '../protocol/cc/index.ts';
 import { timestamp } from '../protocol/crypto.ts';
+import { serialize } from '../protocol/json.ts';
 import {
   conditionBody,
   createInputCondition,
@@ -155,12 +156,13 @@ export class Admission {
         continue;
       }
       const signed = await b.signAsNode(created);
-      // Signed here a moment ago: nothing to check.
+      // Built and signed here a moment ago: nothing about it alone to check.
       this.verified?.add({
         tx: signed,
         inputConditions: [createInputCondition(signed.transaction.fulfillments[0]!)!],
         now,
       });
+      this.verified?.markCheckedAlone(signed);
       shaped.push({ submission, tx: signed });
       nodeCreates.add(signed.id);
     }
@@ -191,9 +193,11 @@ export class Admission {
 
     // 3. One INSERT for the round.
     const entries = selection.accepted.map((transaction) => {
-      const verifiedTag = this.verified?.tag(transaction);
+      const text = serialize(transaction);
+      const verifiedTag = this.verified?.tag(transaction, text);
       return {
         transaction,
+        text,
         assignee: b.pickAssignee(),
         ...(verifiedTag === undefined ? {} : { verifiedTag }),
       };

@@ -270,12 +270,13 @@ export class Bigchain {
 
   // --- blocks and votes -----------------------------------------------------------------------------------
 
-  createBlock(transactions: readonly Transaction[]): Block {
-    return createBlock(transactions, this.#keyPair, this.federation);
+  /** `transactionTexts`: their canonical texts, when known (then not serialized again). */
+  createBlock(transactions: readonly Transaction[], transactionTexts?: readonly string[]): Block {
+    return createBlock(transactions, this.#keyPair, this.federation, timestamp(), transactionTexts);
   }
 
-  writeBlock(block: Block): Promise<void> {
-    return this.storage.writeBlock(block);
+  writeBlock(block: Block, transactionTexts?: readonly string[]): Promise<void> {
+    return this.storage.writeBlock(block, transactionTexts);
   }
 
   /** The genesis block this node would write: a GENESIS transaction in a block it signs. */

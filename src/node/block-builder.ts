@@ -48,7 +48,7 @@ export async function selectTransactions(
   for (const tx of options.inFlight ?? []) view.include(tx);
   const rules = bigchain.consensus;
   const batch = new SignatureBatch(pool, candidates.length, options.verified);
-  const ctx = withVerifier(view, batch.verify);
+  const ctx = withVerifier(view, batch.verify, options.verified);
   const verdicts = await Promise.allSettled(
     candidates.map((candidate) => batch.settles(() => rules.validateTransaction(ctx, candidate))),
   );
@@ -68,9 +68,14 @@ export async function selectTransactions(
   return { accepted, rejected };
 }
 
-/** The view, with the fulfillments stage sent to `verify`. */
-function withVerifier(view: ChainView, verify: VerifyFulfillments): ValidationContext {
+/** The view, with the fulfillments stage sent to `verify` and what `verified` knows checked alone. */
+function withVerifier(
+  view: ChainView,
+  verify: VerifyFulfillments,
+  verified: VerifiedSignatures | undefined,
+): ValidationContext {
   return {
+    ...(verified === undefined ? {} : { isCheckedAlone: (value: unknown) => verified.isCheckedAlone(value) }),
     federation: view.federation,
     now: () => view.now(),
     getValidTransaction: (txid) => view.getValidTransaction(txid),

@@ -1,5 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Transaction } from '../protocol/transaction.ts';
+import { serialize } from '../protocol/json.ts';
 import { ReplayError } from '../protocol/validation-errors.ts';
 import type { Changefeed } from '../storage/changefeed.ts';
 import { BlockConflictError, isDatabaseUnavailable } from '../storage/errors.ts';
@@ -24,6 +25,8 @@ export interface BlockPipelineOptions {
 
 interface Pending {
   transaction: Transaction;
+  /** its backlog text, when the row's tag vouches it is canonical (written by this start of the node) */
+  text: string | undefined;
   arrivedAt: number;
 }
 
@@ -39,7 +42,8 @@ interface InFlight {
 /**
  * The block pipeline: the backlog transactions assigned to this node (all of them at start, then as they
  * come) are batched, validated (signatures on the worker pool, unless this node's API workers checked them:
- * VerifiedSignatures.acceptTag), packed into a signed block of at most `blockSize` and written; the block
+ * VerifiedSignatures.acceptTag; then only the checks against the chain are made and the row's text goes
+ * into the block as it is), packed into a signed block of at most `blockSize` and written; the block
  * write removes them from the backlog in the same database transaction, so a crash loses nothing. A block
  * is cut when it is full or `timeoutMs` after its first transaction came.
  * Invalid transactions leave the backlog for the `rejected` table with their reason; one that is already in
@@ -230,14 +234,19 @@ export class BlockPipeline implements Stage {
   }
 
   /**
-   * Queues a backlog transaction; one whose row carries this node's tag had its signatures checked by one of
-   * the node's API workers, so they are remembered as checked instead of being checked again.
+   * Queues a backlog transaction; one whose row carries this node's tag was checked alone (shape, id,
+   * signatures) by one of the node's API workers, and written as canonical text: neither is done again.
    */
   private takeUp(entry: BacklogEntry, arrivedAt: number): void {
     const tagged =
-      entry.verifiedTag !== null && this.verified.acceptTag(entry.transaction, entry.verifiedTag);
+      entry.verifiedTag !== null &&
+      this.verified.acceptTag(entry.transaction, entry.text, entry.verifiedTag);
     this.metrics.backlogSignatures(tagged ? 'skipped' : 'verified');
-    this.pending.set(entry.transaction.id, { transaction: entry.transaction, arrivedAt });
+    this.pending.set(entry.transaction.id, {
+      transaction: entry.transaction,
+      text: tagged ? entry.text : undefined,
+      arrivedAt,
+    });
   }
 
   private take(): Pending[] {
@@ -271,12 +280,14 @@ export class BlockPipeline implements Stage {
     const storage = this.bigchain.storage;
     if (selection.accepted.length > 0) {
       const started = performance.now();
-      const block = this.bigchain.createBlock(selection.accepted);
+      const texts = new Map(batch.map((entry) => [entry.transaction, entry.text]));
+      const transactionTexts = selection.accepted.map((tx) => texts.get(tx) ?? serialize(tx));
+      const block = this.bigchain.createBlock(selection.accepted, transactionTexts);
       const created = performance.now();
       // Before the write: the vote pipeline may see the block before writeBlock returns here.
       this.builtBlocks.add(block.id);
       try {
-        await this.bigchain.writeBlock(block);
+        await this.bigchain.writeBlock(block, transactionTexts);
       } catch (error) {
         if (!(error instanceof BlockConflictError)) throw error;
         this.log.warn(`${error.message}; validating its transactions again`, { conflicts: error.conflicts });

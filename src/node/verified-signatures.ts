@@ -24,14 +24,19 @@ export interface VerifiedSignaturesOptions {
  * hashed into the id (0.6), so they are part of the key. A transaction spending a condition with a timeout
  * is never remembered: its validity depends on when it is checked.
  *
- * The node's API worker processes check signatures in memories of their own: each tags the backlog rows
- * it writes with an HMAC of the key under the `start` process's tag key (made at random for each start,
- * handed to its workers over IPC), and the block pipeline remembers a row whose tag it can recompute. Other
- * nodes share the database but not the key, so a row they wrote (or one of an earlier start) is checked.
+ * The node's API worker processes check transactions in memories of their own: each tags the backlog rows
+ * it writes with an HMAC of the row's text under the `start` process's tag key (made at random for each
+ * start, handed to its workers over IPC). A row whose tag the block pipeline can recompute was written, as
+ * it reads, by this start of the node after the checks a transaction passes alone (shape, id, signatures)
+ * and by `serialize`: its transaction is "checked alone" (`isCheckedAlone`), only the chain is left to
+ * check, and its text is canonical, to be hashed into a block as it is. Other nodes share the database but
+ * not the key, so a row they wrote (or changed, or one of an earlier start) is checked in full.
  */
 export class VerifiedSignatures {
   private readonly keys: BoundedSet<string>;
   private readonly tagKey: Buffer;
+  /** transaction objects of this process that passed the checks a transaction passes alone */
+  private readonly checkedAlone = new WeakSet<object>();
 
   constructor(options: VerifiedSignaturesOptions = {}) {
     this.keys = new BoundedSet(options.capacity ?? 500_000);
@@ -57,32 +62,37 @@ export class VerifiedSignatures {
   }
 
   /**
-   * The tag of a backlog row for `tx` when its signatures are remembered here (found good by this process,
-   * or signed by it), else undefined: then the block pipeline checks them.
+   * The tag of a backlog row holding `tx` as `text` (serialize(tx)), when its signatures are remembered
+   * here (found good by this process, or signed by it) and it passed the other checks a transaction passes
+   * alone, which the caller vouches for; else undefined: then the block pipeline checks it in full.
    */
-  tag(tx: Transaction): string | undefined {
-    const key = transactionKey(tx);
-    return this.keys.has(key) ? this.hmac(key) : undefined;
+  tag(tx: Transaction, text: string): string | undefined {
+    return this.keys.has(transactionKey(tx)) ? this.hmac(text) : undefined;
   }
 
   /**
-   * Remembers `tx` as checked when `tag` is this key's tag of it (written by a process that shares the
-   * key); false for any other tag, which is then no reason to skip a check. A transaction spending a
-   * timeout condition is never tagged, and `has` never answers true for one whatever is remembered.
+   * Takes `tx`, parsed from a backlog row's `text`, as checked alone when `tag` is this key's tag of the
+   * text (written by a process that shares the key); false for any other tag, which is then no reason to
+   * skip a check. A transaction spending a timeout condition is never tagged, and `has` never answers true
+   * for one whatever is remembered.
    */
-  acceptTag(tx: Transaction, tag: string): boolean {
-    let key: string;
-    try {
-      key = transactionKey(tx);
-    } catch {
-      // A row another node wrote may hold anything: its validation says what is wrong with it.
-      return false;
-    }
-    const expected = Buffer.from(this.hmac(key), 'hex');
+  acceptTag(tx: Transaction, text: string, tag: string): boolean {
+    const expected = Buffer.from(this.hmac(text), 'hex');
     const given = Buffer.from(tag, 'hex');
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) return false;
-    this.keys.add(key);
+    this.keys.add(transactionKey(tx));
+    this.checkedAlone.add(tx);
     return true;
+  }
+
+  /** Records `tx` (built and signed by this node, say) as having passed the checks it passes alone. */
+  markCheckedAlone(tx: Transaction): void {
+    this.checkedAlone.add(tx);
+  }
+
+  /** Whether this very object passed the checks a transaction passes alone (shape, id, signatures). */
+  isCheckedAlone(value: unknown): boolean {
+    return typeof value === 'object' && value !== null && this.checkedAlone.has(value);
   }
 
   private hmac(key: string): string {

@@ -2,12 +2,12 @@
  * The audit's checks of what one stored row says against the document it holds: pure functions over rows
  * already read (audit.ts walks the chain and reads them). Each reports what it finds to `report`.
  */
-import { isGenesisBlock, shellBlock, type Block } from '../protocol/block.ts';
+import { isGenesisBlock, serializeWithTransactions, shellBlock, type Block } from '../protocol/block.ts';
 import { electionStatus, type ElectionStatus } from '../protocol/election.ts';
 import { serialize } from '../protocol/json.ts';
 import { isVoteShaped, verifyStoredBlock, verifyStoredVote } from '../protocol/stored.ts';
 import { MultipleVotesError, verifyVoteSignature, type Vote } from '../protocol/vote.ts';
-import { blockText, DerivedRows } from '../storage/rows.ts';
+import { DerivedRows } from '../storage/rows.ts';
 import type {
   BlockRecord,
   BlockStatus,
@@ -360,7 +360,7 @@ function liveMessage(what: string, live: boolean, status: BlockStatus): string {
 function isCanonical(text: string, block: Block, rows: DerivedRows | undefined): boolean {
   // The transactions were serialized for the index rows already: reuse their texts.
   return safely(
-    () => (rows === undefined ? serialize(block) : blockText(block, rows.transactions.docs)) === text,
+    () => (rows === undefined ? serialize(block) : serializeWithTransactions(block, rows.transactions.docs)) === text,
     false,
   );
 }

@@ -34,23 +34,46 @@ export function blockId(body: BlockBody): string {
 
 /**
  * 0.6 `create_block`: the transactions are not validated here. The arrays are copied so that later
- * changes to the caller's lists cannot silently invalidate the hash.
+ * changes to the caller's lists cannot silently invalidate the hash. `transactionTexts`, when the caller
+ * has them, are the transactions' canonical texts (serialize), in order: the body is then hashed and signed
+ * without serializing them again.
  */
 export function createBlock(
   transactions: readonly Transaction[],
   nodeKey: KeyPair,
   voters: readonly string[],
   now: string = timestamp(),
+  transactionTexts?: readonly string[],
 ): Block {
   if (transactions.length === 0) throw new OperationError('Empty block creation is not allowed');
+  // In canonical key order: serialize then takes its fast path (json.ts).
   const body: BlockBody = {
+    node_pubkey: nodeKey.publicKey,
     timestamp: now,
     transactions: [...transactions],
-    node_pubkey: nodeKey.publicKey,
     voters: [...voters],
   };
-  const serialized = serialize(body);
+  const serialized =
+    transactionTexts === undefined ? serialize(body) : serializeWithTransactions(body, transactionTexts);
   return { id: hashData(serialized), block: body, signature: signToBase58(serialized, nodeKey.privateKey) };
+}
+
+const EMPTY_TRANSACTIONS = '"transactions":[]';
+
+/**
+ * serialize(value) of a block or a block body whose transactions' canonical texts are known: the rest is
+ * serialized with an empty transaction list, and the texts (an array's canonical text is its elements'
+ * texts joined by ',') go inside it. The first `"transactions":[]` of that text is the list: inside a JSON
+ * string the quote before `:` would have to be escaped, so the sequence could only be another key, and
+ * neither a block nor its body has one that ends so.
+ */
+export function serializeWithTransactions(value: Block | BlockBody, transactionTexts: readonly string[]): string {
+  const skeleton =
+    'block' in value
+      ? serialize({ ...value, block: { ...value.block, transactions: [] } })
+      : serialize({ ...value, transactions: [] });
+  const at = skeleton.indexOf(EMPTY_TRANSACTIONS) + EMPTY_TRANSACTIONS.length - 1;
+  return skeleton.slice(0, at) + transactionTexts.join(',') + skeleton.slice(at);
 }
 
 /** Whether the id is the hash of the body; false (never a throw) for a body that is not JSON. */

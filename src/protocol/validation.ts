@@ -50,6 +50,12 @@ export interface ValidationContext {
   /** GENESIS is accepted only while building or checking the genesis block */
   readonly allowGenesis?: boolean;
   /**
+   * Whether this very value already passed, in this process, the checks a transaction passes alone
+   * (shape, id, signatures): the node's own CREATEs, and backlog rows its admission checked. Then only the
+   * checks against the chain are made.
+   */
+  isCheckedAlone?(value: unknown): boolean;
+  /**
    * Where the fulfillments stage checks signatures: the node passes its worker pool (batched, off the main
    * thread); without it they are checked here, in process.
    */
@@ -306,8 +312,9 @@ export async function checkNotReplayed(tx: Transaction, ctx: ValidationContext):
  * hash, not already in the chain. Returns the job for the fulfillments stage.
  */
 export async function prepareTransaction(value: unknown, ctx: ValidationContext): Promise<FulfillmentsJob> {
-  const tx = checkTransactionShape(value);
-  const computedId = computeTransactionId(tx);
+  const checkedAlone = ctx.isCheckedAlone?.(value) === true;
+  const tx = checkedAlone ? (value as Transaction) : checkTransactionShape(value);
+  const computedId = checkedAlone ? tx.id : computeTransactionId(tx);
   const inputConditions = await resolveInputConditions(tx, ctx);
   checkTransactionHash(tx, computedId);
   await checkNotReplayed(tx, ctx);

@@ -1,6 +1,5 @@
 import type { Block } from '../protocol/block.ts';
 import { isRecord } from '../protocol/block.ts';
-import { randomUUID } from 'node:crypto';
 import { serialize } from '../protocol/json.ts';
 import type { Transaction } from '../protocol/transaction.ts';
 
@@ -52,8 +51,11 @@ export class DerivedRows {
     live: [] as boolean[],
   };
 
-  /** Adds a block's rows; `live` is false for a block decided invalid. */
-  add(block: Block, live = true): this {
+  /**
+   * Adds a block's rows; `live` is false for a block decided invalid. `transactionTexts`: the canonical
+   * texts of its transactions when the caller has them, else they are serialized here.
+   */
+  add(block: Block, live = true, transactionTexts?: readonly string[]): this {
     block.block.transactions.forEach((tx, position) => {
       const t = this.transactions;
       t.txIds.push(tx.id);
@@ -61,7 +63,7 @@ export class DerivedRows {
       t.positions.push(position);
       t.uuids.push(transactionUuid(tx));
       t.live.push(live);
-      t.docs.push(serialize(tx));
+      t.docs.push(transactionTexts?.[position] ?? serialize(tx));
       for (const condition of tx.transaction.conditions) {
         for (const owner of conditionOwners(condition.condition.details)) {
           const o = this.outputs;
@@ -84,19 +86,4 @@ export class DerivedRows {
     });
     return this;
   }
-}
-
-/**
- * serialize(block), given its transactions already serialized (by DerivedRows): the rest of the block is
- * serialized around a placeholder, which the transaction texts then replace. The placeholder is random, so
- * no content of the block can contain it; canonical JSON of an array is its elements' texts joined by ','.
- */
-export function blockText(block: Block, transactionTexts: readonly string[]): string {
-  const placeholder = serialize(`bigchaindb-transactions-${randomUUID()}`);
-  const skeleton = serialize({
-    ...block,
-    block: { ...block.block, transactions: [JSON.parse(placeholder)] },
-  });
-  const at = skeleton.indexOf(placeholder);
-  return skeleton.slice(0, at) + transactionTexts.join(',') + skeleton.slice(at + placeholder.length);
 }

@@ -18,7 +18,7 @@
 
 /**
  * 2: blocks.voters (the election reads voters from a column, never by parsing a block's text in SQL).
- * 3: backlog.verified_tag (which signatures an API worker of the node checked: VerifiedSignatures.tag).
+ * 3: backlog.verified_tag (which rows an API worker of the node checked: VerifiedSignatures.tag).
  */
 export const SCHEMA_VERSION = '3';
 

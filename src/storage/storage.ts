@@ -215,8 +215,8 @@ export class Storage {
    * would give a transaction a second live block or an output a second live spender: this is where the
    * no-double-spend invariant is enforced, whatever races between writers.
    */
-  async writeBlock(block: Block): Promise<void> {
-    await this.atomically((session) => blocks.insertBlock(session, block));
+  async writeBlock(block: Block, transactionTexts?: readonly string[]): Promise<void> {
+    await this.atomically((session) => blocks.insertBlock(session, block, transactionTexts));
     await this.analyzeWhenGrown(block.block.transactions.length);
   }
 

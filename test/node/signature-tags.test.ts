@@ -6,6 +6,7 @@ import type { BacklogSignatureCheck, NodeMetrics } from '../../src/node/metrics.
 import { BigchainNode, type NodeOptions } from '../../src/node/node.ts';
 import { VerifiedSignatures } from '../../src/node/verified-signatures.ts';
 import { VerifyPool } from '../../src/node/verify-pool.ts';
+import { serialize } from '../../src/protocol/json.ts';
 import { createAndSignTx, createInputCondition, type Transaction } from '../../src/protocol/transaction.ts';
 import type { Storage } from '../../src/storage/storage.ts';
 import { forged, generateKeyPair, TestChain } from '../support/chain.ts';
@@ -90,7 +91,7 @@ describeEachBackend('backlog signature tags', (backend) => {
     const otherNode = new VerifiedSignatures();
     const tagged = (tx: Transaction, spent: Transaction) => {
       otherNode.add({ tx, inputConditions: [spent.transaction.conditions[0]!.condition], now: '0' });
-      return { transaction: tx, assignee: bigchain.me, verifiedTag: otherNode.tag(tx)! };
+      return { transaction: tx, assignee: bigchain.me, verifiedTag: otherNode.tag(tx, serialize(tx))! };
     };
     const good = chain.transfer(creates[3]!, alice, generateKeyPair().publicKey);
     const bad = forged(chain.transfer(creates[4]!, alice, generateKeyPair().publicKey), good);
@@ -99,6 +100,21 @@ describeEachBackend('backlog signature tags', (backend) => {
     assert.match((await storage.getRejected([bad.id])).get(bad.id)!.reason, /^InvalidSignature: /);
     assert.equal(node.signaturesChecked, 8, 'both were checked');
     assert.equal(await counted(node.metrics, 'verified'), 8);
+    assert.equal(await counted(node.metrics, 'skipped'), 4);
+
+    // A row changed after this node's tag was made (by another writer of the shared database) keeps the
+    // tag but not its text: checked in full, its id no longer the hash of its body.
+    const sharer = new VerifiedSignatures({ tagKey: node.verified.exportTagKey() });
+    const original = chain.transfer(creates[5]!, alice, generateKeyPair().publicKey);
+    sharer.add({ tx: original, inputConditions: [creates[5]!.transaction.conditions[0]!.condition], now: '0' });
+    const changed = structuredClone(original);
+    changed.transaction.data.payload = { changed: true };
+    await storage.writeBacklog([
+      { transaction: changed, assignee: bigchain.me, verifiedTag: sharer.tag(original, serialize(original))! },
+    ]);
+    assert.deepEqual(await settled(storage, [changed]), ['rejected']);
+    assert.match((await storage.getRejected([changed.id])).get(changed.id)!.reason, /^InvalidHash: /);
+    assert.equal(await counted(node.metrics, 'verified'), 9);
     assert.equal(await counted(node.metrics, 'skipped'), 4);
   });
 
@@ -117,7 +133,7 @@ describeEachBackend('backlog signature tags', (backend) => {
       now: '0',
     });
     await storage.writeBacklog([
-      { transaction: create, assignee: chain.node.publicKey, verifiedTag: earlier.tag(create)! },
+      { transaction: create, assignee: chain.node.publicKey, verifiedTag: earlier.tag(create, serialize(create))! },
     ]);
 
     const { node } = await startNode(storage, chain);

@@ -8,6 +8,7 @@ import {
   checkBlock,
   createBlock,
   isGenesisBlock,
+  serializeWithTransactions,
   type Block,
 } from '../../src/protocol/block.ts';
 import {
@@ -133,6 +134,43 @@ describe('createBlock', () => {
     tx.transaction.data.payload = { msg: 'Grüße, 字, 😀' };
     const block = createBlock([tx], NODE, FEDERATION, '1472731230');
     assert.equal(checkBlock(block, FEDERATION), block);
+  });
+
+  it('given the transactions\' texts, makes the block it makes without them', () => {
+    const txs = [TX_A, jsonClone(TX_A)];
+    txs[1]!.transaction.data.payload = { msg: 'Grüße, 字, 😀' };
+    const withTexts = createBlock(txs, NODE, FEDERATION, '1472731230', txs.map(serialize));
+    assert.deepEqual(withTexts, createBlock(txs, NODE, FEDERATION, '1472731230'));
+    assert.equal(checkBlock(withTexts, FEDERATION), withTexts);
+  });
+});
+
+describe('serializeWithTransactions', () => {
+  it('is serialize of a block or a body, for any transactions, voters and keys', () => {
+    const text = fc.string({ unit: 'binary' }).filter((s) => !/[\u0000\uD800-\uDFFF]/.test(s));
+    // Strings that look like the list it looks for, or like its end, must not confuse it.
+    const tricky = fc.oneof(text, fc.constantFrom('"transactions":[]', '\\"transactions":[]', '],"', '\\'));
+    fc.assert(
+      fc.property(
+        fc.array(fc.dictionary(tricky, tricky), { maxLength: 4 }),
+        fc.array(tricky, { maxLength: 3 }),
+        tricky,
+        tricky,
+        (transactions, voters, node, stamp) => {
+          const body = {
+            node_pubkey: node,
+            timestamp: stamp,
+            transactions: transactions as unknown as Transaction[],
+            voters,
+          };
+          const texts = transactions.map(serialize);
+          assert.equal(serializeWithTransactions(body, texts), serialize(body));
+          const block: Block = { id: stamp, block: body, signature: node };
+          assert.equal(serializeWithTransactions(block, texts), serialize(block));
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });
 

@@ -5,9 +5,11 @@ import { insertColumns, partition, type WriteResult } from './shared.ts';
 
 export interface BacklogEntry {
   transaction: Transaction;
+  /** the row's text, as stored, which `transaction` was parsed from */
+  text: string;
   assignee: string;
   assignedAt: Date;
-  /** what the writer stored to show it checked the signatures (VerifiedSignatures.tag), else null */
+  /** what the writer stored to show it checked the transaction (VerifiedSignatures.tag), else null */
   verifiedTag: string | null;
 }
 
@@ -28,15 +30,18 @@ export interface BacklogRow {
 export function backlogEntry(row: BacklogRow): BacklogEntry {
   return {
     transaction: JSON.parse(row.doc) as Transaction,
+    text: row.doc,
     assignee: row.assignee,
     assignedAt: new Date(row.assigned_at),
     verifiedTag: row.verified_tag,
   };
 }
 
-/** A transaction to insert into the backlog: for whom, and the writer's tag if it checked the signatures. */
+/** A transaction to insert into the backlog: for whom, and the writer's tag if it checked the transaction. */
 export interface NewBacklogEntry {
   transaction: Transaction;
+  /** serialize(transaction), when the writer has it already */
+  text?: string;
   assignee: string;
   verifiedTag?: string;
 }
@@ -55,7 +60,7 @@ export async function writeBacklog(
       ids,
       entries.map((entry) => entry.assignee),
       entries.map((entry) => entry.transaction.transaction.timestamp),
-      entries.map((entry) => serialize(entry.transaction)),
+      entries.map((entry) => entry.text ?? serialize(entry.transaction)),
       entries.map((entry) => entry.verifiedTag ?? null),
     ],
     'ON CONFLICT DO NOTHING RETURNING tx_id',

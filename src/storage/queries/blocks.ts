@@ -1,9 +1,9 @@
-import type { Block } from '../../protocol/block.ts';
+import { serializeWithTransactions, type Block } from '../../protocol/block.ts';
 import { serialize } from '../../protocol/json.ts';
 import type { Transaction } from '../../protocol/transaction.ts';
 import type { SqlSession } from '../driver.ts';
 import { BlockConflictError, type BlockConflict } from '../errors.ts';
-import { blockText, DerivedRows } from '../rows.ts';
+import { DerivedRows } from '../rows.ts';
 import type { BlockStatus } from './shared.ts';
 import { insertDerivedRows, liveSpenders } from './transactions.ts';
 
@@ -32,10 +32,14 @@ export function storedBlock(row: BlockRow): StoredBlock {
  * Stores a block with its index rows and removes its transactions from the backlog, in `session`'s
  * transaction (so a crash leaves either all of it or none). Refuses (BlockConflictError) a block that would
  * give a transaction a second live block or an output a second live spender; the caller's transaction then
- * rolls back what was written.
+ * rolls back what was written. `transactionTexts`: the canonical texts of its transactions, when known.
  */
-export async function insertBlock(session: SqlSession, block: Block): Promise<void> {
-  const rows = new DerivedRows().add(block);
+export async function insertBlock(
+  session: SqlSession,
+  block: Block,
+  transactionTexts?: readonly string[],
+): Promise<void> {
+  const rows = new DerivedRows().add(block, true, transactionTexts);
   const stored = await session.query(
     `INSERT INTO blocks (id, node_pubkey, block_timestamp, tx_count, doc, voters)
      VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING id`,
@@ -44,7 +48,7 @@ export async function insertBlock(session: SqlSession, block: Block): Promise<vo
       block.block.node_pubkey,
       block.block.timestamp,
       block.block.transactions.length,
-      blockText(block, rows.transactions.docs),
+      serializeWithTransactions(block, rows.transactions.docs),
       serialize(block.block.voters),
     ],
   );
