@@ -8,9 +8,8 @@ import {
 import { timestamp } from '../protocol/crypto.ts';
 import { serialize } from '../protocol/json.ts';
 import {
-  conditionBody,
   createInputCondition,
-  ownersCondition,
+  ownersConditionBody,
   type FulfillmentEntry,
   type Transaction,
 } from '../protocol/transaction.ts';
@@ -254,10 +253,10 @@ function clientCreateJob(clientTx: Transaction, now: string): VerifyJob {
   const twice = owners.find((owner, i) => owners.indexOf(owner) !== i);
   // A threshold counts a key once: an asset for the same key twice could never be spent.
   if (twice !== undefined) throw new OperationError(`the CREATE lists owner ${twice} twice in owners_before`);
-  const condition = ownersCondition(owners);
+  const condition = ownersConditionBody(owners);
   if (condition === undefined)
     throw new OperationError('the CREATE fulfillment names no owner (owners_before is empty)');
-  return { tx: clientTx, inputConditions: [conditionBody(condition)], now };
+  return { tx: clientTx, inputConditions: [condition], now };
 }
 
 /**

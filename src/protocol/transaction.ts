@@ -91,6 +91,28 @@ export function conditionBody(condition: Fulfillment | Condition): ConditionBody
   return { details: condition.toDict(), uri: condition.conditionUri };
 }
 
+// One key's condition is built several times per transaction a node admits (its owner's, the node's own):
+// each base58 key decoded and encoded again. Kept per key; each caller gets its own copy.
+const OWNER_CONDITIONS_LIMIT = 10_000;
+const ownerConditions = new Map<string, ConditionBody>();
+
+/** conditionBody(ownersCondition(owners)); undefined for no owner. Throws as ownersCondition does. */
+export function ownersConditionBody(owners: readonly string[]): ConditionBody | undefined {
+  if (owners.length !== 1) {
+    const condition = ownersCondition(owners);
+    return condition === undefined ? undefined : conditionBody(condition);
+  }
+  const owner = owners[0]!;
+  let body = ownerConditions.get(owner);
+  if (body === undefined) {
+    body = conditionBody(new Ed25519Fulfillment(owner));
+    if (ownerConditions.size >= OWNER_CONDITIONS_LIMIT)
+      ownerConditions.delete(ownerConditions.keys().next().value as string);
+    ownerConditions.set(owner, body);
+  }
+  return { details: { ...body.details! }, uri: body.uri };
+}
+
 /**
  * The seed's `create_transaction(owners_before, owners_after, inputs, operation, payload)`: one fulfillment per
  * input (a single input-less one for CREATE/GENESIS) and one condition per fulfillment, all to `ownersAfter`.
@@ -118,10 +140,14 @@ export function createTransaction(
           owners_before: [...before],
         }))
       : [{ fid: 0, fulfillment: null, input: null, owners_before: [...before] }];
-  const condition = ownersCondition(after);
-  const conditions: ConditionEntry[] = condition
-    ? fulfillments.map((f) => ({ cid: f.fid, condition: conditionBody(condition), owners_after: [...after] }))
-    : [];
+  const conditions: ConditionEntry[] =
+    after.length > 0
+      ? fulfillments.map((f) => ({
+          cid: f.fid,
+          condition: ownersConditionBody(after)!,
+          owners_after: [...after],
+        }))
+      : [];
   // Every object in canonical key order: serialize then takes its fast path (json.ts).
   const transaction: TransactionBody = {
     conditions,
@@ -196,7 +222,7 @@ export type InputConditionLookup = (fulfillment: FulfillmentEntry) => ConditionB
 export function createInputCondition(fulfillment: FulfillmentEntry): ConditionBody | undefined {
   const owner = fulfillment.owners_before[0];
   if (fulfillment.input !== null || owner === undefined) return undefined;
-  return conditionBody(new Ed25519Fulfillment(owner));
+  return ownersConditionBody([owner]);
 }
 
 /** A lookup over transactions the caller already holds (e.g. fetched from a node). */

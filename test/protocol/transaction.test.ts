@@ -4,11 +4,14 @@ import { Fulfillment, ThresholdSha256Fulfillment } from '../../src/protocol/cc/i
 import { generateKeyPair, publicKeyFromPrivate } from '../../src/protocol/crypto.ts';
 import { KeypairMismatchException } from '../../src/protocol/errors.ts';
 import {
+  conditionBody,
   createAndSignTx,
   createTransaction,
   getFulfillmentMessage,
   getHashData,
   lookupInTransactions,
+  ownersCondition,
+  ownersConditionBody,
   serializeFulfillmentMessage,
   serializeUnsignedBody,
   signTransaction,
@@ -220,5 +223,27 @@ describe('custom conditions', () => {
     });
     assert.throws(() => withCondition(signed, 3, threshold), TransactionBuildError);
     assert.throws(() => withFulfillment(signed, 2, 'cf:0:'), TransactionBuildError);
+  });
+});
+
+describe('ownersConditionBody', () => {
+  test('is conditionBody(ownersCondition(owners)), a fresh copy each time', () => {
+    const [a, b, c] = [generateKeyPair(), generateKeyPair(), generateKeyPair()].map((k) => k.publicKey);
+    for (const owners of [[a!], [a!, b!, c!]]) {
+      const first = ownersConditionBody(owners)!;
+      assert.deepEqual(first, conditionBody(ownersCondition(owners)!));
+      (first.details as { public_key?: string }).public_key = 'changed';
+      first.uri = 'changed';
+      assert.deepEqual(
+        ownersConditionBody(owners),
+        conditionBody(ownersCondition(owners)!),
+        'not the copy changed',
+      );
+    }
+    assert.equal(ownersConditionBody([]), undefined);
+  });
+
+  test('refuses a key that is not an Ed25519 public key, every time', () => {
+    for (let i = 0; i < 2; i++) assert.throws(() => ownersConditionBody(['3yZe7d']), /public key/);
   });
 });
