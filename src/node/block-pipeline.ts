@@ -239,8 +239,7 @@ export class BlockPipeline implements Stage {
    */
   private takeUp(entry: BacklogEntry, arrivedAt: number): void {
     const tagged =
-      entry.verifiedTag !== null &&
-      this.verified.acceptTag(entry.transaction, entry.text, entry.verifiedTag);
+      entry.verifiedTag !== null && this.verified.acceptTag(entry.transaction, entry.text, entry.verifiedTag);
     this.metrics.backlogSignatures(tagged ? 'skipped' : 'verified');
     this.pending.set(entry.transaction.id, {
       transaction: entry.transaction,

@@ -360,7 +360,9 @@ function liveMessage(what: string, live: boolean, status: BlockStatus): string {
 function isCanonical(text: string, block: Block, rows: DerivedRows | undefined): boolean {
   // The transactions were serialized for the index rows already: reuse their texts.
   return safely(
-    () => (rows === undefined ? serialize(block) : serializeWithTransactions(block, rows.transactions.docs)) === text,
+    () =>
+      (rows === undefined ? serialize(block) : serializeWithTransactions(block, rows.transactions.docs)) ===
+      text,
     false,
   );
 }

@@ -67,7 +67,10 @@ const EMPTY_TRANSACTIONS = '"transactions":[]';
  * string the quote before `:` would have to be escaped, so the sequence could only be another key, and
  * neither a block nor its body has one that ends so.
  */
-export function serializeWithTransactions(value: Block | BlockBody, transactionTexts: readonly string[]): string {
+export function serializeWithTransactions(
+  value: Block | BlockBody,
+  transactionTexts: readonly string[],
+): string {
   const skeleton =
     'block' in value
       ? serialize({ ...value, block: { ...value.block, transactions: [] } })

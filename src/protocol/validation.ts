@@ -1,9 +1,4 @@
-import {
-  BIGCHAINDB_TYPE_IDS,
-  Condition,
-  CryptoConditionError,
-  Fulfillment,
-} from './cc/index.ts';
+import { BIGCHAINDB_TYPE_IDS, Condition, CryptoConditionError, Fulfillment } from './cc/index.ts';
 import { base58Decode } from './base58.ts';
 import { isBase58Key } from './crypto.ts';
 import { SerializationError } from './errors.ts';

@@ -106,11 +106,19 @@ describeEachBackend('backlog signature tags', (backend) => {
     // tag but not its text: checked in full, its id no longer the hash of its body.
     const sharer = new VerifiedSignatures({ tagKey: node.verified.exportTagKey() });
     const original = chain.transfer(creates[5]!, alice, generateKeyPair().publicKey);
-    sharer.add({ tx: original, inputConditions: [creates[5]!.transaction.conditions[0]!.condition], now: '0' });
+    sharer.add({
+      tx: original,
+      inputConditions: [creates[5]!.transaction.conditions[0]!.condition],
+      now: '0',
+    });
     const changed = structuredClone(original);
     changed.transaction.data.payload = { changed: true };
     await storage.writeBacklog([
-      { transaction: changed, assignee: bigchain.me, verifiedTag: sharer.tag(original, serialize(original))! },
+      {
+        transaction: changed,
+        assignee: bigchain.me,
+        verifiedTag: sharer.tag(original, serialize(original))!,
+      },
     ]);
     assert.deepEqual(await settled(storage, [changed]), ['rejected']);
     assert.match((await storage.getRejected([changed.id])).get(changed.id)!.reason, /^InvalidHash: /);
@@ -133,7 +141,11 @@ describeEachBackend('backlog signature tags', (backend) => {
       now: '0',
     });
     await storage.writeBacklog([
-      { transaction: create, assignee: chain.node.publicKey, verifiedTag: earlier.tag(create, serialize(create))! },
+      {
+        transaction: create,
+        assignee: chain.node.publicKey,
+        verifiedTag: earlier.tag(create, serialize(create))!,
+      },
     ]);
 
     const { node } = await startNode(storage, chain);

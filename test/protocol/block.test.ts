@@ -136,7 +136,7 @@ describe('createBlock', () => {
     assert.equal(checkBlock(block, FEDERATION), block);
   });
 
-  it('given the transactions\' texts, makes the block it makes without them', () => {
+  it("given the transactions' texts, makes the block it makes without them", () => {
     const txs = [TX_A, jsonClone(TX_A)];
     txs[1]!.transaction.data.payload = { msg: 'Grüße, 字, 😀' };
     const withTexts = createBlock(txs, NODE, FEDERATION, '1472731230', txs.map(serialize));
