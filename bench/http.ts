@@ -73,7 +73,7 @@ const METRICS_POLL_MS = 20;
 const PHASE_TIMEOUT_MS = 10 * 60_000;
 const OPEN_LOOP_TICK_MS = 10;
 const MAX_IN_FLIGHT = 2_000;
-const TARGETS = { oneNode: 8_000, threeNodes: 3_000, p95AtHalfLoadMs: 1_500 };
+const TARGETS = { oneNode: 4_000, threeNodes: 2_000, p95AtHalfLoadMs: 1_500 };
 /** Independent TRANSFERs when --transfers is not given: the CREATEs the chains leave, at most this many. */
 const DEFAULT_TRANSFERS = 5_000;
 /** Client CREATEs whose signatures signatureCostPerCore times. */
