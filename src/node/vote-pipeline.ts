@@ -66,10 +66,10 @@ export class VotePipeline implements Stage {
           const unvoted = await storage.unvotedBlocks(this.bigchain.me, { afterSeq, limit: CATCH_UP_BATCH });
           const last = unvoted.at(-1);
           if (last === undefined || this.stopping) break;
-          await this.voteOn(unvoted.map((stored) => stored.block));
+          await this.voteOn(unvoted);
           afterSeq = last.seq;
         }
-        for await (const stored of feed) await this.voteOnUnvoted(stored.map((entry) => entry.block));
+        for await (const stored of feed) await this.voteOnUnvoted(stored);
       },
       retry: (due) => this.retry(due),
       interrupt: () => feed.close(),
@@ -86,13 +86,13 @@ export class VotePipeline implements Stage {
     const stored = await this.bigchain.storage.getBlocks(due);
     // Gone (pruned) since: nothing left to vote on.
     for (const id of due) if (!stored.has(id)) await this.setAside.attempt(id, async () => {});
-    await this.voteOnUnvoted(
-      [...stored.values()].map((entry) => entry.block),
-      { retry: true },
-    );
+    await this.voteOnUnvoted([...stored.values()], { retry: true });
   }
 
-  private async voteOnUnvoted(blocks: readonly Block[], options: { retry?: boolean } = {}): Promise<void> {
+  private async voteOnUnvoted(
+    blocks: readonly StoredBlock[],
+    options: { retry?: boolean } = {},
+  ): Promise<void> {
     const votes = await this.bigchain.storage.getVotes(blocks.map((block) => block.id));
     const mine = (id: string) => (votes.get(id) ?? []).some((v) => v.vote.node_pubkey === this.bigchain.me);
     await this.voteOn(
@@ -102,28 +102,32 @@ export class VotePipeline implements Stage {
   }
 
   /** Votes on the blocks, one call at a time; a block that cannot be checked is set aside, not voted on. */
-  private voteOn(blocks: readonly Block[], options: { retry?: boolean } = {}): Promise<void> {
+  private voteOn(blocks: readonly StoredBlock[], options: { retry?: boolean } = {}): Promise<void> {
     const next = this.voting.then(() => this.castVotes(blocks, options));
     this.voting = next.catch(() => {});
     return next;
   }
 
-  private async castVotes(blocks: readonly Block[], options: { retry?: boolean }): Promise<void> {
+  private async castVotes(blocks: readonly StoredBlock[], options: { retry?: boolean }): Promise<void> {
     const votes: Vote[] = [];
-    for (const block of blocks) {
-      if (block.id === this.genesis || !block.block.voters.includes(this.bigchain.me)) continue;
-      if (!options.retry && this.setAside.has(block.id)) continue;
+    for (const stored of blocks) {
+      // A block this node built is voted on by its id without being parsed (its voters are the federation,
+      // this node included); any other is parsed and named by the id it carries, which its check verifies.
+      const built = this.builtBlocks.has(stored.id);
+      const id = built ? stored.id : stored.block.id;
+      if (id === this.genesis || !(built || stored.block.block.voters.includes(this.bigchain.me))) continue;
+      if (!options.retry && this.setAside.has(id)) continue;
       const started = performance.now();
       const check: { reason: string | null } = { reason: null };
-      const checked = await this.setAside.attempt(block.id, async () => {
-        check.reason = await this.invalidReason(block);
+      const checked = await this.setAside.attempt(id, async () => {
+        check.reason = built ? null : await this.invalidReason(stored.block);
       });
       if (!checked) continue;
       const { reason } = check;
-      this.log.debug(`checked block ${block.id} in ${Math.round(performance.now() - started)} ms`);
-      votes.push(this.bigchain.vote(block.id, this.lastVoted, reason === null, reason));
-      this.lastVoted = block.id;
-      if (reason !== null) this.log.warn(`Voting block ${block.id} invalid: ${reason}`);
+      this.log.debug(`checked block ${id} in ${Math.round(performance.now() - started)} ms`);
+      votes.push(this.bigchain.vote(id, this.lastVoted, reason === null, reason));
+      this.lastVoted = id;
+      if (reason !== null) this.log.warn(`Voting block ${id} invalid: ${reason}`);
     }
     if (votes.length === 0) return;
     const { duplicates } = await this.bigchain.storage.writeVotes(votes);
@@ -132,12 +136,13 @@ export class VotePipeline implements Stage {
       this.log.warn(`${duplicates.length} blocks already had a vote from this node`, { duplicates });
   }
 
-  /** null when the block is valid, else why not (the vote's invalid_reason). */
+  /**
+   * null when a block another node built is valid, else why not (the vote's invalid_reason). One this node
+   * built is not checked (castVotes): built and signed here from transactions validated against the chain,
+   * they stay valid, since storage refuses any later block that conflicts with them; the vote names it by its
+   * id, the hash of what this node built, so the stored copy need not be hashed and checked again.
+   */
   private async invalidReason(block: Block): Promise<string | null> {
-    // Built and signed here from transactions validated against the chain: they stay valid, since storage
-    // refuses any later block that conflicts with them. The vote names the block by its id, the hash of what
-    // this node built, so the stored copy need not be hashed and checked again.
-    if (this.builtBlocks.has(block.id)) return null;
     try {
       this.bigchain.consensus.validateBlock(this.bigchain.federation, block);
     } catch (error) {

@@ -8,7 +8,9 @@ import type { BlockStatus } from './shared.ts';
 import { insertDerivedRows, liveSpenders } from './transactions.ts';
 
 export interface StoredBlock {
-  block: Block;
+  id: string;
+  /** the block, parsed from `text` when first asked for (a reader that only needs the id never parses it) */
+  readonly block: Block;
   /** the canonical JSON text exactly as stored, hashed and signed */
   text: string;
   status: BlockStatus;
@@ -24,8 +26,24 @@ export interface BlockRow {
   doc: string;
 }
 
+class StoredBlockRow implements StoredBlock {
+  #block: Block | undefined;
+
+  constructor(
+    readonly id: string,
+    readonly text: string,
+    readonly status: BlockStatus,
+    readonly seq: string,
+  ) {}
+
+  get block(): Block {
+    this.#block ??= JSON.parse(this.text) as Block;
+    return this.#block;
+  }
+}
+
 export function storedBlock(row: BlockRow): StoredBlock {
-  return { block: JSON.parse(row.doc) as Block, text: row.doc, status: row.status, seq: row.seq_text };
+  return new StoredBlockRow(row.id, row.doc, row.status, row.seq_text);
 }
 
 /**
