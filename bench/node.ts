@@ -34,7 +34,7 @@ const WRITE_CHUNK = 1000;
 const POLL_MS = 50;
 const PHASE_TIMEOUT_MS = 15 * 60_000;
 const LOAD_TICK_MS = 100;
-const TARGETS = { oneNode: 8_000, threeNodes: 3_000, p95Ms: 2_000 };
+const TARGETS = { oneNode: 4_000, threeNodes: 2_000, p95Ms: 2_000 };
 
 interface Options {
   scenarios: ScenarioName[];
