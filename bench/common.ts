@@ -24,9 +24,9 @@ import {
 } from '../src/protocol/transaction.ts';
 import { VerifyPool } from '../src/node/verify-pool.ts';
 import { freePort } from '../test/support/ports.ts';
+import { BIGCHAINDB_ARGS } from '../test/support/processes.ts';
 import { startPostgres, type PostgresServer } from '../test/support/postgres.ts';
 
-const BIN = new URL('../bin/bigchaindb.js', import.meta.url).pathname;
 /** Linux reports process CPU time in clock ticks of 1/100 s. */
 const CLOCK_TICKS_PER_SECOND = 100;
 /** Timed rounds of signatureCostPerCore, after one that warms up (JIT, key caches); the median is kept. */
@@ -217,7 +217,7 @@ export async function startBenchNodes(
         server: { ...(settings.server as object | undefined), bind: `127.0.0.1:${port}` },
       };
       await writeFile(configPath, JSON.stringify(config));
-      const child = spawn(process.execPath, [...nodeArgs, BIN, '-c', configPath, 'start'], {
+      const child = spawn(process.execPath, [...nodeArgs, ...BIGCHAINDB_ARGS, '-c', configPath, 'start'], {
         cwd: dir,
         env: { PATH: process.env.PATH, HOME: dir },
         stdio: ['ignore', 'ignore', 'pipe'],

@@ -30,14 +30,23 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isDeepStrictEqual } from 'node:util';
-import { KeypairNotFoundException, loadConfig } from '../src/config/config.ts';
-import { Bigchain } from '../src/node/bigchain.ts';
-import { streamLogger } from '../src/node/log.ts';
-import { BigchainNode, nodeOptions } from '../src/node/node.ts';
-import * as cc from '../src/protocol/cc/index.ts';
-import { generateKeyPair, timestamp } from '../src/protocol/crypto.ts';
-import { getHashData, serializeFulfillmentMessage, type Transaction } from '../src/protocol/transaction.ts';
-import { DoubleSpend, InvalidSignature, ValidationError } from '../src/protocol/validation-errors.ts';
+import {
+  Bigchain,
+  BigchainNode,
+  DoubleSpend,
+  generateKeyPair,
+  getHashData,
+  InvalidSignature,
+  KeypairNotFoundException,
+  loadConfig,
+  nodeOptions,
+  serializeFulfillmentMessage,
+  streamLogger,
+  timestamp,
+  ValidationError,
+  type Transaction,
+} from 'bigchaindb';
+import * as cc from 'bigchaindb/protocol';
 
 // --- the page, section by section -----------------------------------------------------------------------
 

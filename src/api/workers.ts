@@ -6,7 +6,9 @@
  * block pipeline does not check again what a worker checked.
  */
 import cluster, { type Worker } from 'node:cluster';
+import { fileURLToPath } from 'node:url';
 import type { NodeConfig } from '../config/config.ts';
+import { childExecArgv, moduleBeside } from '../node/entry-points.ts';
 import type { Logger } from '../node/log.ts';
 import { renderMetrics, type MetricsSnapshot, type NodeMetrics } from '../node/metrics.ts';
 import type { VerifiedSignatures } from '../node/verified-signatures.ts';
@@ -25,7 +27,7 @@ export type FromWorker =
   | { type: 'snapshot'; id: number; metrics: MetricsSnapshot }
   | { type: 'metrics'; id: number }; // a scrape reached this worker
 
-const WORKER_ENTRY = new URL('../../bin/api-worker.js', import.meta.url).pathname;
+const WORKER_ENTRY = fileURLToPath(moduleBeside(import.meta.url, 'worker'));
 const RESTART_MIN_MS = 500;
 const RESTART_MAX_MS = 30_000;
 const STOP_TIMEOUT_MS = 10_000;
@@ -54,7 +56,7 @@ export async function startApiWorkers(
   verified: VerifiedSignatures,
 ): Promise<ApiWorkers> {
   const tagKey = verified.exportTagKey();
-  cluster.setupPrimary({ exec: WORKER_ENTRY, args: [] });
+  cluster.setupPrimary({ exec: WORKER_ENTRY, args: [], execArgv: childExecArgv() });
   const workers = new Set<Worker>();
   let stopping = false;
   let restartDelay = RESTART_MIN_MS;

@@ -29,6 +29,7 @@ export interface NodeConfig {
   log: { level: 'error' | 'warn' | 'info' | 'debug' };
 }
 
+/** A configuration that cannot be used: a file that is not JSON, a value of the wrong type, a missing keypair. */
 export class ConfigurationError extends BigchainDBError {}
 
 /** The configuration has no node keypair (0.6 KeypairNotFoundException). */
@@ -88,6 +89,7 @@ export function maskSecrets(config: NodeConfig): NodeConfig {
   return masked as unknown as NodeConfig;
 }
 
+/** Every setting at its default (docs/configuration.md): what a node runs with before any file or variable. */
 export function defaultConfig(): NodeConfig {
   return {
     server: { bind: 'localhost:9984', workers: null, threads: null },
@@ -164,7 +166,18 @@ export function configFileNamed(path: string | undefined, env: NodeJS.ProcessEnv
   return path !== undefined || env.BIGCHAINDB_CONFIG_PATH !== undefined;
 }
 
-/** Defaults, then the JSON file (if any), then every BIGCHAINDB_* variable naming a setting. */
+/**
+ * Defaults, then the JSON file (if any), then every BIGCHAINDB_* variable naming a setting: the configuration
+ * as `bigchaindb` reads it.
+ *
+ * @example
+ * ```ts
+ * import { loadConfig } from 'bigchaindb';
+ *
+ * const { config, path, fileFound, unknownSettings } = await loadConfig({ path: 'node.json', requireFile: true });
+ * console.log(path, fileFound, config.database.backend, unknownSettings);
+ * ```
+ */
 export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfig> {
   const env = options.env ?? process.env;
   const path = options.path ?? defaultConfigPath(env);

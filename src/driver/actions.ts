@@ -32,6 +32,19 @@ function txPath(id: string): string {
  * POST /transactions/: the node validates the transaction and puts it in its backlog. A CREATE must be signed
  * by its creator; the node checks that, rebuilds it as its own CREATE to the same keys and signs it, so the
  * transaction answered (and its id) is the node's. Throws `InvalidTransaction` with the node's reason.
+ *
+ * @example
+ * ```ts
+ * import { createAndSignTx, generateKeyPair, postTransaction, tempClient, waitFor } from 'bigchaindb/driver';
+ *
+ * const node = tempClient({ apiEndpoint: 'http://localhost:9984/api/v1' }); // any Connection will do
+ * const alice = generateKeyPair();
+ * const created = await postTransaction(
+ *   node,
+ *   createAndSignTx(alice.privateKey, alice.publicKey, alice.publicKey, null, 'CREATE'),
+ * );
+ * console.log(await waitFor(node, created.id, 'valid', { timeoutMs: 30_000 }));
+ * ```
  */
 export async function postTransaction(
   connection: Connection,

@@ -33,6 +33,18 @@ export interface ClientOptions {
 /**
  * The seed's `bigchaindb.client.Client`: a keypair and a node's HTTP API. Unlike 0.6 it needs no database
  * and no node configuration: everything goes over HTTP (`transfer` fetches the input transactions).
+ *
+ * @example
+ * ```ts
+ * import { Client, generateKeyPair } from 'bigchaindb/driver';
+ *
+ * const alice = new Client({ ...generateKeyPair(), apiEndpoint: 'http://localhost:9984/api/v1' });
+ * const asset = await alice.create({ msg: 'Hello BigchainDB!' });
+ * await alice.waitFor(asset.id, 'valid');
+ * const bob = generateKeyPair();
+ * const transfer = await alice.transfer(bob.publicKey, { txid: asset.id, cid: 0 });
+ * console.log(await alice.waitFor(transfer.id, 'valid'));
+ * ```
  */
 export class Client implements Connection {
   readonly publicKey: string;

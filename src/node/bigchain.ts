@@ -12,7 +12,7 @@ import {
 } from '../protocol/transaction.ts';
 import { ValidationError } from '../protocol/validation-errors.ts';
 import { createVote, ImproperVoteError, type Vote } from '../protocol/vote.ts';
-import { nodeKeyPair, type NodeConfig } from '../config/config.ts';
+import { configFileNamed, loadConfig, nodeKeyPair, type NodeConfig } from '../config/config.ts';
 import { DatabaseAlreadyExists } from '../storage/errors.ts';
 import { openStorage, type OpenOptions } from '../storage/open.ts';
 import type { BlockStatus, Storage } from '../storage/storage.ts';
@@ -74,6 +74,19 @@ export interface BigchainOptions {
 /**
  * The seed's Python server API (`bigchaindb.Bigchain`) in camelCase, over Storage. Reads that 0.6 answered
  * with full scans are index lookups here, and validation loads what it needs per batch (ChainView).
+ *
+ * @example
+ * ```ts
+ * import { Bigchain, generateKeyPair } from 'bigchaindb';
+ *
+ * // The node of ~/.bigchaindb (or BIGCHAINDB_CONFIG_PATH), environment applied, as `bigchaindb` reads it.
+ * const b = await Bigchain.open();
+ * const alice = generateKeyPair();
+ * const tx = await b.signAsNode(b.createTransaction(b.me, alice.publicKey, null, 'CREATE'));
+ * await b.writeTransaction(tx);
+ * console.log((await b.getTransactionWithStatus(tx.id)).status); // 'backlog', then 'undecided', 'valid'
+ * await b.close();
+ * ```
  */
 export class Bigchain {
   readonly storage: Storage;
@@ -98,10 +111,23 @@ export class Bigchain {
   }
 
   /**
-   * The node of this configuration: its keypair and keyring, database and consensus plugin. With `create`,
-   * a database that does not exist yet is created (empty: see createGenesisBlock); see openStorage.
+   * The node of a configuration: its keypair and keyring, database and consensus plugin. Without one, the
+   * configuration is read as the `bigchaindb` command reads it (the seed's `Bigchain()`): the file named by
+   * BIGCHAINDB_CONFIG_PATH (which must exist) or ~/.bigchaindb (if it exists) over the defaults, then every
+   * BIGCHAINDB_* variable. With `create`, a database that does not exist yet is created (empty: see
+   * createGenesisBlock); see openStorage.
+   *
+   * @example
+   * ```ts
+   * import { Bigchain } from 'bigchaindb';
+   *
+   * const b = await Bigchain.open(); // ~/.bigchaindb, as `bigchaindb start` reads it
+   * console.log(b.me, await b.getLastVotedBlock());
+   * await b.close();
+   * ```
    */
-  static async open(config: NodeConfig, options: OpenOptions = {}): Promise<Bigchain> {
+  static async open(config?: NodeConfig, options: OpenOptions = {}): Promise<Bigchain> {
+    config ??= (await loadConfig({ requireFile: configFileNamed(undefined) })).config;
     const keyPair = nodeKeyPair(config);
     const consensus = await loadConsensusPlugin(config.consensus_plugin);
     const storage = await openStorage(config.database, options);

@@ -54,6 +54,19 @@ export function nodeOptions(config: NodeConfig, log: Logger): NodeOptions {
 /**
  * A running node: the block, vote, election and stale pipelines over one Bigchain, under a supervisor
  * that restarts a failed one, sharing one signature-check pool and one memory of verified signatures.
+ *
+ * @example
+ * ```ts
+ * import { Bigchain, BigchainNode, generateKeyPair } from 'bigchaindb';
+ *
+ * const b = await Bigchain.open();
+ * const node = await BigchainNode.start(b); // what `bigchaindb start` runs, without the HTTP API
+ * const tx = await b.signAsNode(b.createTransaction(b.me, generateKeyPair().publicKey, null, 'CREATE'));
+ * await b.writeTransaction(tx); // the block pipeline packs it, the vote pipeline votes, the election decides
+ * console.log(node.health());
+ * await node.stop();
+ * await b.close();
+ * ```
  */
 export class BigchainNode {
   private constructor(

@@ -1,9 +1,10 @@
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { BigchainDBError, messageOf } from '../protocol/errors.ts';
 import { checkFulfillments, type FulfillmentsJob } from '../protocol/validation.ts';
 import * as validationErrors from '../protocol/validation-errors.ts';
 import { ValidationError } from '../protocol/validation-errors.ts';
+import { moduleBeside, startWorker } from './entry-points.ts';
 
 /** One transaction's signature check: its input conditions are resolved beforehand (they need the database). */
 export type VerifyJob = FulfillmentsJob;
@@ -26,28 +27,10 @@ export type WorkerReply =
 /** A worker died or could not start; its jobs were not checked. */
 export class VerifyPoolError extends BigchainDBError {}
 
-// The package runs TypeScript through tsx, which a worker does not inherit when the main thread registered
-// it through its API (bin/bigchaindb.js): this bootstrap registers it, then loads the worker module. tsx is
-// passed as a resolved URL: a bare specifier in eval'd code resolves from the working directory, which is
-// anywhere a node is started from.
-const BOOTSTRAP = `
-const { workerData } = require('node:worker_threads');
-import(workerData.tsx).then((tsx) => { tsx.register(); return import(workerData.entry); });
-`;
-interface WorkerData {
-  /** tsx's API, as a URL */
-  tsx: string;
-  /** the worker module, as a URL */
-  entry: string;
-}
-
 const RESPAWN_MIN_MS = 100;
 const RESPAWN_MAX_MS = 10_000;
 
-const WORKER_DATA: WorkerData = {
-  tsx: import.meta.resolve('tsx/esm/api'),
-  entry: new URL('./verify-worker.ts', import.meta.url).href,
-};
+const WORKER_ENTRY = moduleBeside(import.meta.url, 'verify-worker').href;
 
 const ERROR_CLASSES = new Map<
   string,
@@ -96,8 +79,8 @@ class PoolWorker {
   readonly ready: Promise<void>;
   started = false;
 
-  constructor(workerData: WorkerData, onExit: (self: PoolWorker, error: Error) => void) {
-    this.worker = new Worker(BOOTSTRAP, { eval: true, workerData });
+  constructor(entry: string, onExit: (self: PoolWorker, error: Error) => void) {
+    this.worker = startWorker(entry);
     // An idle pool must not keep the process alive; a busy one must, until its answers are in.
     this.worker.unref();
     let started: () => void = () => {};
@@ -155,7 +138,8 @@ export class VerifyPool {
   /** workers in a row that died before they loaded: each waits twice as long to be replaced */
   private startFailures = 0;
   private lastFailure: Error | undefined;
-  private readonly workerData: WorkerData;
+  /** the worker module, as a URL */
+  private readonly workerEntry: string;
   /** transactions checked so far (the benchmark's verify rate, and how tests see nothing was checked twice) */
   checked = 0;
 
@@ -167,10 +151,7 @@ export class VerifyPool {
       throw new RangeError(
         `a verify pool has a whole number of workers (0: none, checks inline), not ${size}`,
       );
-    this.workerData = {
-      ...WORKER_DATA,
-      ...(options.workerEntry === undefined ? {} : { entry: options.workerEntry }),
-    };
+    this.workerEntry = options.workerEntry ?? WORKER_ENTRY;
     for (let i = 0; i < size; i++) this.workers.push(this.spawn());
   }
 
@@ -223,7 +204,7 @@ export class VerifyPool {
   }
 
   private spawn(): PoolWorker {
-    return new PoolWorker(this.workerData, (dead, error) => {
+    return new PoolWorker(this.workerEntry, (dead, error) => {
       const index = this.workers.indexOf(dead);
       if (index === -1) return;
       this.lastFailure = error;

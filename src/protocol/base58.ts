@@ -5,6 +5,7 @@ const ALPHABET = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
 const DIGIT = new Int8Array(128).fill(-1);
 for (let i = 0; i < ALPHABET.length; i++) DIGIT[ALPHABET.charCodeAt(i)] = i;
 
+/** Bitcoin-alphabet base58 of `bytes` (each leading zero byte a leading `1`), as keys and signatures are written. */
 export function base58Encode(bytes: Uint8Array): string {
   let zeros = 0;
   while (zeros < bytes.length && bytes[zeros] === 0) zeros++;
@@ -27,6 +28,7 @@ export function base58Encode(bytes: Uint8Array): string {
   return out;
 }
 
+/** The bytes of a base58 text; throws EncodingError naming the first character outside the alphabet. */
 export function base58Decode(text: string): Uint8Array {
   if (typeof text !== 'string') throw new EncodingError('base58 value must be a string');
   let zeros = 0;

@@ -108,6 +108,7 @@ export function prepareGenesisBlock(nodeKey: KeyPair, voters: readonly string[])
   return createBlock([tx], nodeKey, voters);
 }
 
+/** Whether the block is a genesis block: its first transaction is a GENESIS. */
 export function isGenesisBlock(block: Block): boolean {
   return block.block.transactions[0]?.transaction.operation === 'GENESIS';
 }

@@ -45,6 +45,10 @@ export interface ConsensusRules extends ValidationStages {
   verifyVoteSignature(block: Block, vote: Vote): boolean;
 }
 
+/**
+ * The consensus rules of BigchainDB 0.6 (the seed's BaseConsensusRules): the `default` plugin, and what a
+ * plugin class extends to change one rule and keep the others.
+ */
 export class BaseConsensusRules implements ConsensusRules {
   validateTransaction(ctx: ValidationContext, tx: unknown): Promise<Transaction> {
     return validateWithStages(this, tx, ctx);

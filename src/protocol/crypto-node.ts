@@ -41,6 +41,7 @@ export function sha256(data: Message): Uint8Array {
   return new Uint8Array(hash('sha256', data, 'buffer'));
 }
 
+/** 32 bytes from node:crypto's CSPRNG: a new private key. */
 export function randomSeed(): Uint8Array {
   return new Uint8Array(randomBytes(32));
 }

@@ -22,11 +22,24 @@ export function hashData(text: string): string {
   return sha3Hex(text);
 }
 
+/**
+ * A new Ed25519 keypair from the platform's CSPRNG, both keys base58 (the seed's `generate_key_pair`).
+ *
+ * @example
+ * ```ts
+ * import { generateKeyPair, signToBase58, verifyBase58 } from 'bigchaindb/protocol';
+ *
+ * const alice = generateKeyPair();
+ * const signature = signToBase58('hello', alice.privateKey);
+ * console.log(verifyBase58('hello', signature, alice.publicKey)); // true
+ * ```
+ */
 export function generateKeyPair(): KeyPair {
   const seed = randomSeed();
   return { privateKey: base58Encode(seed), publicKey: base58Encode(publicKeyBytes(seed)) };
 }
 
+/** The base58 public key of a private key (its 32-byte seed, base58 or raw). */
 export function publicKeyFromPrivate(privateKey: Uint8Array | string): string {
   return base58Encode(publicKeyBytes(privateKey));
 }
@@ -36,6 +49,7 @@ export function signToBase58(message: Message, privateKey: Uint8Array | string):
   return base58Encode(signMessage(message, privateKey));
 }
 
+/** Whether `signature` (base58) is `publicKey`'s Ed25519 signature of `message` (text as UTF-8); never throws. */
 export function verifyBase58(message: Message, signature: string, publicKey: string): boolean {
   let raw: Uint8Array;
   try {

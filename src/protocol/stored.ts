@@ -16,6 +16,9 @@ import { verifyVoteSignature, type Vote } from './vote.ts';
  *
  * @example
  * ```ts
+ * import { isBlockShaped } from 'bigchaindb/protocol';
+ *
+ * declare const text: string; // a blocks.doc, or a line of a backup
  * const doc: unknown = JSON.parse(text);
  * if (isBlockShaped(doc)) console.log(doc.block.node_pubkey);
  * ```
@@ -80,10 +83,14 @@ export interface StoredBlockVerdict {
  *
  * @example
  * ```ts
+ * import { verifyStoredBlock } from 'bigchaindb/protocol';
+ *
+ * declare const text: string; // a blocks.doc
+ * declare const keyring: string[]; // the federation's public keys
  * const verdict = verifyStoredBlock(JSON.parse(text), { federation: keyring });
  * for (const problem of verdict.problems) console.log(problem.code, problem.message);
  * // without a keyring, the block's own voters stand for the federation
- * verifyStoredBlock(doc, { federation: 'voters' }).sound;
+ * console.log(verifyStoredBlock(JSON.parse(text), { federation: 'voters' }).intact);
  * ```
  */
 export function verifyStoredBlock(value: unknown, options: StoredBlockOptions): StoredBlockVerdict {
@@ -151,9 +158,12 @@ export interface StoredVoteShapeOptions {
  *
  * @example
  * ```ts
- * const doc: unknown = JSON.parse(line).vote;
+ * import { isVoteShaped } from 'bigchaindb/protocol';
+ *
+ * declare const line: string; // a line of a backup's votes
+ * const doc: unknown = (JSON.parse(line) as { vote: unknown }).vote;
  * if (!isVoteShaped(doc, { exact: true })) throw new Error('not a vote');
- * const blockId = doc.vote.voting_for_block;
+ * console.log(doc.vote.voting_for_block);
  * ```
  */
 export function isVoteShaped(value: unknown, options: StoredVoteShapeOptions = {}): value is Vote {
@@ -198,8 +208,12 @@ export interface StoredVoteVerdict {
  *
  * @example
  * ```ts
- * const verdict = verifyStoredVote(JSON.parse(row.doc), { id: block.id, voters: block.block.voters });
- * if (!verdict.sound) console.log(verdict.problems.map((problem) => problem.code));
+ * import { verifyStoredVote, type Block } from 'bigchaindb/protocol';
+ *
+ * declare const doc: string; // a votes.doc
+ * declare const block: Block; // the block it votes on
+ * const verdict = verifyStoredVote(JSON.parse(doc), { id: block.id, voters: block.block.voters });
+ * console.log(verdict.problems.map((problem) => problem.code));
  * ```
  */
 export function verifyStoredVote(

@@ -211,6 +211,7 @@ export function getFulfillmentMessage(tx: Transaction, fulfillment: FulfillmentE
   };
 }
 
+/** The canonical text of getFulfillmentMessage: the exact bytes (as UTF-8) fulfillment `fid` signs. */
 export function serializeFulfillmentMessage(tx: Transaction, fulfillment: FulfillmentEntry): string {
   return serialize(getFulfillmentMessage(tx, fulfillment));
 }
@@ -329,7 +330,21 @@ function missingKeys(entry: FulfillmentEntry, structure: Fulfillment): KeypairMi
   );
 }
 
-/** The seed's `create_and_sign_tx`. */
+/**
+ * The seed's `create_and_sign_tx`: createTransaction, then signTransaction with `privateKey`.
+ *
+ * @example
+ * ```ts
+ * import { createAndSignTx, generateKeyPair, serialize } from 'bigchaindb/protocol';
+ *
+ * const alice = generateKeyPair();
+ * // A client CREATE: the node that admits it checks alice's signature and issues the asset to her.
+ * const tx = createAndSignTx(alice.privateKey, alice.publicKey, alice.publicKey, null, 'CREATE', {
+ *   payload: { msg: 'Hello BigchainDB!' },
+ * });
+ * console.log(tx.id, serialize(tx)); // POST the text to /api/v1/transactions/
+ * ```
+ */
 export function createAndSignTx(
   privateKey: string,
   ownerBefore: string | readonly string[],

@@ -12,13 +12,16 @@ export class SchemaError extends ValidationError {}
 /** The operation is not allowed here (non-federation creator, empty block, ...). */
 export class OperationError extends ValidationError {}
 
+/** An input names a transaction (or an output of it) that is not in a block decided valid. */
 export class TransactionDoesNotExist extends ValidationError {}
 
+/** An input is already spent by another transaction in a valid or undecided block, or earlier in the batch. */
 export class DoubleSpend extends ValidationError {}
 
 /** An id does not equal the hash of the body it names. */
 export class InvalidHash extends ValidationError {}
 
+/** A fulfillment does not parse, does not match the condition it spends, or does not validate. */
 export class InvalidSignature extends ValidationError {}
 
 /** A transaction input is malformed or not allowed (e.g. an input on a CREATE). */

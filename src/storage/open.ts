@@ -72,6 +72,16 @@ async function embeddedConnection(
  * Opens the configured database. With `create` (init, start, restore) a database that does not exist yet
  * is created first; without it, a missing one is reported rather than created. A database made by an
  * earlier version is upgraded.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_DATABASE_CONFIG, IN_MEMORY_PATH, openStorage } from 'bigchaindb';
+ *
+ * // A throwaway embedded PostgreSQL server; `{ ...DEFAULT_DATABASE_CONFIG, path }` keeps one on disk.
+ * const storage = await openStorage({ ...DEFAULT_DATABASE_CONFIG, path: IN_MEMORY_PATH }, { create: true });
+ * console.log(await storage.isInitialized()); // false: `bigchaindb init` writes the genesis block
+ * await storage.close();
+ * ```
  */
 export async function openStorage(config: DatabaseConfig, options: OpenOptions = {}): Promise<Storage> {
   const embedded = config.backend === 'embedded';

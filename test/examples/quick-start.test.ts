@@ -42,7 +42,10 @@ describe('README quick start, against a live node', () => {
     const script = (await readmeBlock('curl'))
       .replaceAll(README_API, node.apiUrl)
       // From a scratch directory rather than the repository, so the JSON files land there.
-      .replaceAll('npx tsx examples/', `${join(ROOT, 'node_modules/.bin/tsx')} ${join(ROOT, 'examples')}/`);
+      .replaceAll(
+        'npx tsx --conditions=development examples/',
+        `${join(ROOT, 'node_modules/.bin/tsx')} --conditions=development ${join(ROOT, 'examples')}/`,
+      );
     assert.notEqual(script, await readmeBlock('curl'));
     const result = await runProcess('bash', ['-euo', 'pipefail', '-c', script], {
       cwd: dir,

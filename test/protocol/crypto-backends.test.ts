@@ -96,7 +96,14 @@ describe('the published vectors through both crypto backends', () => {
   it('the whole crypto-conditions vector suite passes with #crypto resolved to noble (--conditions=browser)', () => {
     const run = spawnSync(
       process.execPath,
-      ['--conditions=browser', '--import', 'tsx', '--test', 'test/protocol/cc/vectors.test.ts'],
+      [
+        '--conditions=development',
+        '--conditions=browser',
+        '--import',
+        'tsx',
+        '--test',
+        'test/protocol/cc/vectors.test.ts',
+      ],
       { cwd: ROOT, encoding: 'utf8', env: { PATH: process.env.PATH, HOME: process.env.HOME } },
     );
     assert.equal(run.status, 0, `${run.stdout}\n${run.stderr}`);
@@ -104,6 +111,7 @@ describe('the published vectors through both crypto backends', () => {
     const which = spawnSync(
       process.execPath,
       [
+        '--conditions=development',
         '--conditions=browser',
         '--import',
         'tsx',

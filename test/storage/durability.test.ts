@@ -20,7 +20,7 @@ interface Acknowledged {
 
 /** Runs the writer until it has acknowledged `blocks` blocks, then SIGKILLs it mid-write. */
 async function writeThenKill(args: string[], blocks: number): Promise<Acknowledged> {
-  const child = spawn(process.execPath, ['--import', 'tsx', WRITER, ...args], {
+  const child = spawn(process.execPath, ['--conditions=development', '--import', 'tsx', WRITER, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';

@@ -13,6 +13,8 @@ export async function bundleForBrowser(entry: string): Promise<{ code: string; i
     absWorkingDir: ROOT,
     bundle: true,
     platform: 'browser',
+    // The sources, as package.json maps `#crypto` under the development condition.
+    conditions: ['development'],
     format: 'esm',
     target: 'es2022',
     write: false,

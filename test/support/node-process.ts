@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateKeyPair, type KeyPair } from '../../src/protocol/crypto.ts';
 import { logRecord } from './log-records.ts';
-import { BIN } from './processes.ts';
+import { BIGCHAINDB_ARGS } from './processes.ts';
 import { waitFor } from './wait.ts';
 
 const READY = /^Starting BigchainDB main process/;
@@ -46,7 +46,7 @@ export async function startNodeProcess(options: NodeProcessOptions): Promise<Nod
     ...options.settings,
   };
   await writeFile(configPath, JSON.stringify(config));
-  const child = spawn(process.execPath, [BIN, '-c', configPath, 'start'], {
+  const child = spawn(process.execPath, [...BIGCHAINDB_ARGS, '-c', configPath, 'start'], {
     // From its own directory, as an operator would run it: nothing may depend on the repository being the cwd.
     cwd: options.dir,
     env: { PATH: process.env.PATH, HOME: options.dir },

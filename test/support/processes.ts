@@ -1,7 +1,16 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 
-/** The `bigchaindb` command, as installed. */
-export const BIN = new URL('../../bin/bigchaindb.js', import.meta.url).pathname;
+/**
+ * The `bigchaindb` command run from the sources, as node arguments: tsx (by URL, so that it resolves from any
+ * working directory), the `development` condition (package.json maps `#crypto` to the sources under it), and
+ * the command's entry. test/package/ runs the built package as installed.
+ */
+export const BIGCHAINDB_ARGS: readonly string[] = [
+  '--conditions=development',
+  '--import',
+  import.meta.resolve('tsx'),
+  new URL('../../src/cli/bin.ts', import.meta.url).pathname,
+];
 /** The repository root (the examples run from there, as `npm run` runs them). */
 export const ROOT = new URL('../..', import.meta.url).pathname;
 
@@ -63,13 +72,13 @@ export async function runProcess(
   return { code, signal, stdout, stderr };
 }
 
-/** Runs the real `bigchaindb` binary as a user would, with only `env` (HOME, BIGCHAINDB_*) and PATH. */
+/** Runs the `bigchaindb` command as a user would, with only `env` (HOME, BIGCHAINDB_*) and PATH. */
 export function runCli(
   args: readonly string[],
   env: NodeJS.ProcessEnv,
   options: Omit<RunOptions, 'env'> = {},
 ): Promise<ProcessResult> {
-  return runProcess(process.execPath, [BIN, ...args], { ...options, env });
+  return runProcess(process.execPath, [...BIGCHAINDB_ARGS, ...args], { ...options, env });
 }
 
 /** Runs a TypeScript file (an example) with tsx from the repository root. */
@@ -78,5 +87,8 @@ export function runScript(
   args: readonly string[],
   options: RunOptions = {},
 ): Promise<ProcessResult> {
-  return runProcess(process.execPath, ['--import', 'tsx', file, ...args], { cwd: ROOT, ...options });
+  return runProcess(process.execPath, ['--conditions=development', '--import', 'tsx', file, ...args], {
+    cwd: ROOT,
+    ...options,
+  });
 }
