@@ -152,6 +152,6 @@ function apiWorkerPids(pid: number): number[] {
   const listed = spawnSync('ps', ['-o', 'pid=,args=', '--ppid', String(pid)], { encoding: 'utf8' }).stdout;
   return listed
     .split('\n')
-    .filter((line) => line.includes('bin/api-worker.js'))
+    .filter((line) => /\/api\/worker\.(ts|js)\b/.test(line))
     .map((line) => Number.parseInt(line.trim(), 10));
 }
