@@ -13,6 +13,8 @@ import assert from 'node:assert/strict';
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { build } from 'esbuild';
 import { after, before, describe, test } from 'node:test';
 import { generateKeyPair } from '../../src/protocol/crypto.ts';
 import { runProcess, type ProcessResult } from '../support/processes.ts';
@@ -302,5 +304,23 @@ export type Submitted = SubmittedTransaction;
       'building a transaction with the driver',
     );
     assert.equal(built.trim(), '64 true');
+
+    // As a browser app bundles it: the noble crypto, no node: import.
+    const bundle = await build({
+      stdin: { contents: "export * from 'bigchaindb-driver';", resolveDir: dir, loader: 'js' },
+      bundle: true,
+      platform: 'browser',
+      format: 'esm',
+      minify: true,
+      write: false,
+      logLevel: 'silent',
+    });
+    const code = bundle.outputFiles[0]!.text;
+    assert.doesNotMatch(code, /["']node:/);
+    assert.match(code, /getRandomValues/);
+    console.log(
+      `bigchaindb-driver bundled for browsers: ${(code.length / 1024).toFixed(1)} kB minified, ` +
+        `${(gzipSync(code).length / 1024).toFixed(1)} kB gzip`,
+    );
   });
 });
