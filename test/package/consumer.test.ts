@@ -148,6 +148,19 @@ describe('the packages, installed from their tarballs', () => {
     );
   });
 
+  test('the command of a package that was not built says so, and exits 1', async () => {
+    const dir = join(work, 'unbuilt');
+    await mkdir(join(dir, 'bin'), { recursive: true });
+    await cp(join(ROOT, 'bin/bigchaindb.js'), join(dir, 'bin/bigchaindb.js'));
+    await writeFile(join(dir, 'package.json'), JSON.stringify({ type: 'module' }));
+    const result = await node([join(dir, 'bin/bigchaindb.js'), '--help'], dir);
+    assert.equal(result.code, 1);
+    assert.equal(
+      result.stderr,
+      'bigchaindb: the package is not built (no dist/): run `npm run build` in it first\n',
+    );
+  });
+
   test('publint and arethetypeswrong find nothing wrong with either', async () => {
     for (const file of [tarball, driverTarball]) {
       const publint = ok(
