@@ -16,7 +16,8 @@ import { isDatabaseUnavailable } from '../storage/errors.ts';
 import type { Admission, Admitted } from '../node/admission.ts';
 import { RequestSummary } from './request-summary.ts';
 import { describeError, silentLogger, type Logger } from '../node/log.ts';
-import { METRICS_CONTENT_TYPE } from '../node/metrics.ts';
+import { METRICS_CONTENT_TYPE, type NodeMetrics } from '../node/metrics.ts';
+import type { Readiness } from '../node/node.ts';
 
 export const API_PREFIX = '/api/v1';
 const OPENAPI_PATH = `${API_PREFIX}/openapi.json`;
@@ -39,6 +40,10 @@ export interface ApiOptions {
   summaryIntervalMs?: number;
   /** the node's metrics as Prometheus text, for `GET /metrics` (absent: no such route) */
   metrics?: () => Promise<string>;
+  /** where each request's latency is recorded, by route and status */
+  requestMetrics?: NodeMetrics;
+  /** whether the node can do its work, for `GET /readyz` (absent: no such route; `/healthz` always is) */
+  readiness?: () => Promise<Readiness>;
 }
 
 /** An HTTP error answered as `{status, message}`. */
@@ -243,7 +248,54 @@ function routes(options: ApiOptions): Route[] {
       },
     },
     ...(options.metrics === undefined ? [] : [metricsRoute(options.metrics)]),
+    {
+      method: 'GET',
+      path: '/healthz',
+      summary: 'Liveness: the node process answers (docs/monitoring.md)',
+      responses: { 200: { description: 'it does', schema: healthSchema } },
+      handle: async () => ({ status: 200, body: { status: 'ok' } }),
+    },
+    ...(options.readiness === undefined ? [] : [readinessRoute(options.readiness)]),
   ];
+}
+
+const checkSchema = {
+  type: 'object',
+  required: ['name', 'ok'],
+  properties: { name: { type: 'string' }, ok: { type: 'boolean' }, reason: { type: 'string' } },
+};
+const healthSchema = { type: 'object', required: ['status'], properties: { status: { type: 'string' } } };
+
+function readinessRoute(readiness: () => Promise<Readiness>): Route {
+  return {
+    method: 'GET',
+    path: '/readyz',
+    summary:
+      'Readiness: the database answers, every pipeline runs, the signature-check workers are loaded; 503 naming what fails',
+    responses: {
+      200: {
+        description: 'ready',
+        schema: {
+          ...healthSchema,
+          properties: { status: { type: 'string' }, checks: { type: 'array', items: checkSchema } },
+        },
+      },
+      503: {
+        description: 'not ready: the failing checks, with their reasons',
+        schema: {
+          ...errorSchema,
+          properties: { ...errorSchema.properties, checks: { type: 'array', items: checkSchema } },
+        },
+      },
+    },
+    handle: async () => {
+      const { ready, checks } = await readiness();
+      if (ready) return { status: 200, body: { status: 'ready', checks } };
+      const failing = checks.filter((check) => !check.ok);
+      const message = `not ready: ${failing.map((check) => `${check.name}: ${check.reason ?? 'failing'}`).join('; ')}`;
+      return { status: 503, body: { status: 503, message, checks } };
+    },
+  };
 }
 
 function metricsRoute(metrics: () => Promise<string>): Route {
@@ -459,6 +511,9 @@ export function createApiServer(options: ApiOptions): Server {
     underWay.set(request.socket, answering.add(response));
     response.once('close', () => answering.delete(response));
     const matching = table.filter((entry) => entry.pattern.test(path));
+    // What the request is counted under: its route's path pattern, never the raw path (a client could
+    // make a new series of every URL).
+    let route = matching.length === 0 ? '(no route)' : '(wrong method)';
     // HEAD is GET without the body, on every GET route.
     const method = request.method === 'HEAD' ? 'GET' : request.method;
     const allowed = matching.flatMap((entry) =>
@@ -482,6 +537,7 @@ export function createApiServer(options: ApiOptions): Server {
         const allow = allowed.join(', ');
         throw new HttpError(405, `The method ${request.method} is not allowed here; use ${allow}`, { allow });
       }
+      route = match.route.path;
       const values = match.pattern.exec(path)?.slice(1) ?? [];
       const params = Object.fromEntries(
         match.names.map((name, i) => [name, decodeURIComponent(values[i] ?? '')]),
@@ -528,6 +584,12 @@ export function createApiServer(options: ApiOptions): Server {
         const extra: Record<string, string> = request.complete ? {} : { connection: 'close' };
         send(response, status, body, { ...headers, ...extra }, contentType);
         summary.record(status, ms);
+        options.requestMetrics?.httpRequest(
+          method ?? '?',
+          route,
+          status,
+          (performance.now() - started) / 1000,
+        );
         log.debug(`${request.method} ${path} ${status} ${ms} ms`, { remote });
       })
       .catch((error: unknown) =>

@@ -10,8 +10,8 @@ import { fileURLToPath } from 'node:url';
 import type { NodeConfig } from '../config/config.ts';
 import { childExecArgv, moduleBeside } from '../node/entry-points.ts';
 import type { Logger } from '../node/log.ts';
-import { renderMetrics, type MetricsSnapshot, type NodeMetrics } from '../node/metrics.ts';
-import type { VerifiedSignatures } from '../node/verified-signatures.ts';
+import { renderMetrics, type MetricsSnapshot } from '../node/metrics.ts';
+import type { BigchainNode, Readiness } from '../node/node.ts';
 
 export type ToWorker =
   /** `tagKey`: VerifiedSignatures.exportTagKey of the `start` process, sent over IPC only */
@@ -19,13 +19,16 @@ export type ToWorker =
   | { type: 'stop' }
   // A scrape, in both directions: asked for a worker's own metrics; the node's summed, answered.
   | { type: 'snapshot'; id: number }
-  | { type: 'metrics'; id: number; text: string };
+  | { type: 'metrics'; id: number; text: string }
+  // `GET /readyz` reached a worker: the node process's answer.
+  | { type: 'readiness'; id: number; readiness: Readiness };
 export type FromWorker =
   | { type: 'ready' } // its message listener is in place (messages sent before would be lost)
   | { type: 'listening'; url: string }
   | { type: 'failed'; reason: string }
   | { type: 'snapshot'; id: number; metrics: MetricsSnapshot }
-  | { type: 'metrics'; id: number }; // a scrape reached this worker
+  | { type: 'metrics'; id: number } // a scrape reached this worker
+  | { type: 'readiness'; id: number };
 
 const WORKER_ENTRY = fileURLToPath(moduleBeside(import.meta.url, 'worker'));
 const RESTART_MIN_MS = 500;
@@ -50,11 +53,13 @@ export async function startApiWorkers(
   version: string,
   count: number,
   log: Logger,
-  /** the `start` process's metrics, summed with the workers' own in every scrape */
-  metrics: NodeMetrics,
-  /** the signatures the `start` process's pipelines trust: the workers tag theirs with its key */
-  verified: VerifiedSignatures,
+  /**
+   * the `start` process's node: its metrics (summed with the workers' own in every scrape), the signatures
+   * its pipelines trust (the workers tag theirs with its key), and its readiness (what `/readyz` answers)
+   */
+  node: Pick<BigchainNode, 'metrics' | 'verified' | 'readiness'>,
 ): Promise<ApiWorkers> {
+  const { metrics, verified } = node;
   const tagKey = verified.exportTagKey();
   cluster.setupPrimary({ exec: WORKER_ENTRY, args: [], execArgv: childExecArgv() });
   const workers = new Set<Worker>();
@@ -102,6 +107,11 @@ export async function startApiWorkers(
           scrape(worker, message.id).catch((error: unknown) =>
             log.warn(`could not gather the metrics of the HTTP API workers: ${String(error)}`),
           );
+        else if (message.type === 'readiness')
+          void node.readiness().then((readiness) => {
+            if (worker.isConnected())
+              worker.send({ type: 'readiness', id: message.id, readiness } satisfies ToWorker);
+          });
         else reject(new Error(`an HTTP API worker could not start: ${message.reason}`));
       });
       worker.once('exit', (code, signal) => {

@@ -186,16 +186,21 @@ async function serveApi(
   const workers = apiWorkerCount(cfg, log);
   try {
     if (workers > 0) {
-      const api = await startApiWorkers(cfg, version, workers, log, node.metrics, node.verified);
+      const api = await startApiWorkers(cfg, version, workers, log, node);
       log.info(`HTTP API served by ${workers} worker process${workers === 1 ? '' : 'es'} (server.workers)`);
       return api;
     }
     const { bigchain } = node;
     const api = createApiServer({
       bigchain,
-      admission: new Admission(bigchain, node.pool, node.verified, { maxClockSkew: cfg.max_clock_skew }),
+      admission: new Admission(bigchain, node.pool, node.verified, {
+        maxClockSkew: cfg.max_clock_skew,
+        metrics: node.metrics,
+      }),
       info: { version, apiEndpoint: cfg.api_endpoint },
       metrics: async () => renderMetrics([await node.metrics.snapshot()]),
+      requestMetrics: node.metrics,
+      readiness: () => node.readiness(),
       log: log.child('http'),
     });
     const url = await listen(api, cfg.server.bind);
@@ -238,7 +243,7 @@ async function runNode(
     if (hadChain) await refuseForeignChain(bigchain, context, cfg, 'start', warn);
     node = await BigchainNode.start(bigchain, {
       ...nodeOptions(cfg, log),
-      metrics: new NodeMetrics({ processMetrics: true }),
+      metrics: new NodeMetrics({ processMetrics: true, statsd: cfg.statsd, log: log.child('statsd') }),
     });
     if (!hadChain) {
       // Nodes of a federation starting together race to write the genesis block: another may have won.
@@ -262,6 +267,11 @@ async function runNode(
     throw error;
   }
   log.info(`Listening to client connections on: ${api.url}${API_PREFIX}`);
+  const statsd =
+    cfg.statsd.host === ''
+      ? 'no StatsD (statsd.host is empty)'
+      : `StatsD to ${cfg.statsd.host}:${cfg.statsd.port} at rate ${cfg.statsd.rate}`;
+  log.info(`Monitoring: ${api.url}/metrics (Prometheus), ${api.url}/healthz, ${api.url}/readyz; ${statsd}`);
   log.info(`Starting BigchainDB main process: node ${bigchain.me} on the ${databaseLabel(cfg)}`);
   log.info(`Federation of ${bigchain.federation.length} nodes; stop with Ctrl-C (SIGINT) or SIGTERM`);
   const signal = await stopSignal;

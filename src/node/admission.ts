@@ -23,6 +23,7 @@ import {
 import type { Bigchain } from './bigchain.ts';
 import { isDatabaseUnavailable } from '../storage/errors.ts';
 import { selectTransactions } from './block-builder.ts';
+import type { NodeMetrics } from './metrics.ts';
 import type { VerifiedSignatures } from './verified-signatures.ts';
 import type { VerifyJob, VerifyPool } from './verify-pool.ts';
 
@@ -41,6 +42,8 @@ export const DEFAULT_MAX_CLOCK_SKEW = 600;
 export interface AdmissionOptions {
   /** how many seconds a client CREATE's timestamp may be from the node's clock (config `max_clock_skew`) */
   maxClockSkew?: number;
+  /** where admissions and refusals are counted */
+  metrics?: NodeMetrics;
 }
 
 /** A client CREATE whose timestamp the node will not sign: too far from its own clock. */
@@ -70,6 +73,7 @@ export class Admission {
   private queue: Submission[] = [];
   private running = false;
   private readonly maxClockSkew: number;
+  private readonly metrics: NodeMetrics | undefined;
 
   constructor(
     private readonly bigchain: Bigchain,
@@ -78,12 +82,28 @@ export class Admission {
     options: AdmissionOptions = {},
   ) {
     this.maxClockSkew = options.maxClockSkew ?? DEFAULT_MAX_CLOCK_SKEW;
+    this.metrics = options.metrics;
   }
 
   /** Resolves once the transaction is in the backlog; rejects with a ValidationError saying why not. */
   submit(body: unknown): Promise<Admitted> {
+    const metrics = this.metrics;
+    metrics?.transactionReceived();
+    const arrived = performance.now();
     return new Promise((resolve, reject) => {
-      this.queue.push({ body, resolve, reject });
+      this.queue.push({
+        body,
+        resolve: (admitted) => {
+          metrics?.transactionAccepted(performance.now() - arrived);
+          resolve(admitted);
+        },
+        reject: (error) => {
+          // The client's fault, by class; a failure of the node's own (its database down) is no refusal.
+          if (error instanceof ValidationError) metrics?.transactionRefused(error.name);
+          // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passed on as thrown
+          reject(error);
+        },
+      });
       if (!this.running) {
         this.running = true;
         // After the I/O callbacks of this turn, so the requests that arrived together share the round.
@@ -201,7 +221,10 @@ export class Admission {
         ...(verifiedTag === undefined ? {} : { verifiedTag }),
       };
     });
+    const writing = performance.now();
     const written = await b.storage.writeBacklog(entries);
+    if (entries.length > 0)
+      this.metrics?.backlogWrite(written.inserted.length, (performance.now() - writing) / 1000);
     const inserted = new Set(written.inserted);
     for (const { transaction, assignee } of entries) {
       const [first, ...copies] = byId.get(transaction.id) ?? [];

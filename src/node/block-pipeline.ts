@@ -295,10 +295,15 @@ export class BlockPipeline implements Stage {
         this.putBack(batch);
         return false;
       }
-      this.metrics.blockWritten(selection.accepted.length);
+      const written = performance.now();
+      this.metrics.blockWritten(
+        selection.accepted.length,
+        (created - started) / 1000,
+        (written - created) / 1000,
+      );
       this.log.info(`Write new block ${block.id} with ${selection.accepted.length} transactions`, {
         signMs: Math.round(created - started),
-        writeMs: Math.round(performance.now() - created),
+        writeMs: Math.round(written - created),
       });
     }
     const replays: string[] = [];

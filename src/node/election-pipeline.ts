@@ -5,7 +5,7 @@ import type { Changefeed } from '../storage/changefeed.ts';
 import type { StoredVote } from '../storage/storage.ts';
 import type { Bigchain } from './bigchain.ts';
 import { describeError, type Logger } from './log.ts';
-import type { NodeMetrics } from './metrics.ts';
+import type { Decision, NodeMetrics } from './metrics.ts';
 import type { SetAside } from './set-aside.ts';
 import type { Stage } from './supervisor.ts';
 
@@ -98,7 +98,7 @@ export class ElectionPipeline implements Stage {
       this.verifier(cast),
     );
     if (status === BLOCK_VALID && (await storage.markBlockValid(id))) {
-      this.metrics.blockDecided('valid', await storage.blockTransactionCount(id));
+      await this.recordDecision('valid', id);
       this.log.info(`Block ${id} is valid`);
     } else if (status === BLOCK_INVALID) {
       const others = this.bigchain.nodesExceptMe;
@@ -107,10 +107,15 @@ export class ElectionPipeline implements Stage {
         others.length > 0 ? others : [this.bigchain.me],
       );
       if (decided) {
-        this.metrics.blockDecided('invalid', await storage.blockTransactionCount(id));
+        await this.recordDecision('invalid', id);
         this.log.info(`Rewriting ${requeued.length} transactions from invalid block ${id}`);
       }
     }
+  }
+
+  private async recordDecision(result: Decision, id: string): Promise<void> {
+    const { transactions, timestamp } = await this.bigchain.storage.blockSizeAndTime(id);
+    this.metrics.blockDecided(result, transactions, Math.max(0, Date.now() / 1000 - Number(timestamp)));
   }
 
   /** Signature checks remembered by the vote's stored text, which includes the block id it is for. */

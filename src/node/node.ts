@@ -4,7 +4,7 @@ import { Bigchain, GenesisBlockAlreadyExistsError } from './bigchain.ts';
 import { BlockPipeline } from './block-pipeline.ts';
 import { BoundedSet } from './bounded-set.ts';
 import { ElectionPipeline } from './election-pipeline.ts';
-import { silentLogger, type Logger } from './log.ts';
+import { describeError, silentLogger, type Logger } from './log.ts';
 import { NodeMetrics } from './metrics.ts';
 import { StalePipeline } from './stale-pipeline.ts';
 import { SetAside, type SetAsideItem, type SetAsideOptions } from './set-aside.ts';
@@ -40,6 +40,29 @@ export interface NodeHealth {
 }
 
 export const DEFAULT_BLOCK_SIZE = 1000;
+
+/** One check of `GET /readyz`: what is checked, and why it fails. */
+export interface ReadinessCheck {
+  name: 'database' | 'pipelines' | 'signature workers';
+  ok: boolean;
+  reason?: string;
+}
+
+export interface Readiness {
+  ready: boolean;
+  checks: ReadinessCheck[];
+}
+
+/** How long the database may take to answer a readiness check. */
+const READINESS_TIMEOUT_MS = 2_000;
+
+/** The readiness check of a verify pool. */
+export function signatureWorkersCheck(pool: VerifyPool): ReadinessCheck {
+  const reason = pool.unavailable();
+  return reason === undefined
+    ? { name: 'signature workers', ok: true }
+    : { name: 'signature workers', ok: false, reason };
+}
 const BUILT_BLOCKS_REMEMBERED = 10_000;
 
 /** The options a node configuration sets. */
@@ -90,7 +113,10 @@ export class BigchainNode {
     } catch (error) {
       if (!(error instanceof GenesisBlockAlreadyExistsError)) throw error;
     }
-    const pool = new VerifyPool(options.verifyWorkers ?? availableParallelism());
+    const metrics = options.metrics ?? new NodeMetrics();
+    const pool = new VerifyPool(options.verifyWorkers ?? availableParallelism(), {
+      onChecked: (jobs) => metrics.signaturesChecked(jobs),
+    });
     try {
       await pool.ready();
     } catch (error) {
@@ -99,8 +125,11 @@ export class BigchainNode {
     }
     const verified = new VerifiedSignatures();
     const builtBlocks = new BoundedSet<string>(BUILT_BLOCKS_REMEMBERED);
-    const supervisor = new Supervisor(log);
-    const metrics = options.metrics ?? new NodeMetrics();
+    const supervisor = new Supervisor(log, { onRestart: (stage) => metrics.pipelineRestarted(stage) });
+    metrics.observe({
+      backlogSize: () => bigchain.storage.backlogSize(),
+      verifyPoolPending: () => pool.pendingJobs,
+    });
     const blockOptions = {
       blockSize: options.blockSize ?? DEFAULT_BLOCK_SIZE,
       timeoutMs: options.blockTimeoutMs ?? 1_000,
@@ -126,7 +155,8 @@ export class BigchainNode {
     );
     supervisor.start(
       'vote',
-      () => new VotePipeline(bigchain, pool, verified, builtBlocks, log.child('vote'), setAside.vote),
+      () =>
+        new VotePipeline(bigchain, pool, verified, builtBlocks, log.child('vote'), setAside.vote, metrics),
     );
     supervisor.start(
       'election',
@@ -134,7 +164,7 @@ export class BigchainNode {
     );
     supervisor.start(
       'stale',
-      () => new StalePipeline(bigchain, log.child('stale'), options.reassignDelayMs ?? 30_000),
+      () => new StalePipeline(bigchain, log.child('stale'), options.reassignDelayMs ?? 30_000, metrics),
     );
     return new BigchainNode(bigchain, pool, verified, metrics, supervisor, Object.values(setAside));
   }
@@ -165,11 +195,38 @@ export class BigchainNode {
   }
 
   /**
+   * Whether the node can do its work now (`GET /readyz`): its database answers, every pipeline runs (none
+   * restarting after a failure, none stalled), its signature-check workers are loaded. Each check is named
+   * with why it fails.
+   */
+  async readiness(): Promise<Readiness> {
+    const database = await this.bigchain.storage.ping(READINESS_TIMEOUT_MS).then(
+      () => undefined,
+      (error: unknown) => `the database does not answer: ${describeError(error)}`,
+    );
+    const failing = this.supervisor.health().filter((stage) => stage.state !== 'running');
+    const pipelines =
+      failing.length === 0
+        ? undefined
+        : failing
+            .map((stage) => `${stage.name} ${stage.state}${stage.lastError ? ` (${stage.lastError})` : ''}`)
+            .join(', ');
+    const checks: ReadinessCheck[] = [
+      { name: 'database', ...(database === undefined ? { ok: true } : { ok: false, reason: database }) },
+      { name: 'pipelines', ...(pipelines === undefined ? { ok: true } : { ok: false, reason: pipelines }) },
+      signatureWorkersCheck(this.pool),
+    ];
+    return { ready: checks.every((check) => check.ok), checks };
+  }
+
+  /**
    * Stops the pipelines — a block being written is finished, transactions not yet in a block stay in the
-   * backlog — then the worker pool. The Bigchain (and its database) stays open: its owner closes it.
+   * backlog — then the worker pool, and sends what metrics are buffered. The Bigchain (and its database)
+   * stays open: its owner closes it.
    */
   async stop(): Promise<void> {
     await this.supervisor.stop();
     await this.pool.close();
+    await this.metrics.close();
   }
 }

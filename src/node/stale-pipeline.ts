@@ -1,6 +1,7 @@
 import type { Bigchain } from './bigchain.ts';
 import type { Logger } from './log.ts';
 import type { Stage } from './supervisor.ts';
+import type { NodeMetrics } from './metrics.ts';
 import { Wakeup } from './wakeup.ts';
 
 /**
@@ -20,6 +21,7 @@ export class StalePipeline implements Stage {
     private readonly bigchain: Bigchain,
     private readonly log: Logger,
     private readonly delayMs: number,
+    private readonly metrics: NodeMetrics,
   ) {}
 
   async run(): Promise<void> {
@@ -29,6 +31,7 @@ export class StalePipeline implements Stage {
       const moved = await this.bigchain.storage.reassignStale(this.delayMs, this.bigchain.federation);
       if (moved.length > 0) {
         this.reassigned += moved.length;
+        this.metrics.staleReassignments(moved.length);
         this.log.info(`Reassigned ${moved.length} transactions waiting longer than ${this.delayMs} ms`);
       }
       await this.wakeup.sleep(interval);

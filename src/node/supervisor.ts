@@ -58,11 +58,18 @@ export class Supervisor {
 
   private readonly healthyRunMs: number;
 
+  private readonly onRestart: ((stage: string) => void) | undefined;
+
   constructor(
     private readonly log: Logger,
-    options: { healthyRunMs?: number } = {},
+    options: {
+      healthyRunMs?: number;
+      /** told of each restart, by stage name (the node's metrics) */
+      onRestart?: (stage: string) => void;
+    } = {},
   ) {
     this.healthyRunMs = options.healthyRunMs ?? HEALTHY_RUN_MS;
+    this.onRestart = options.onRestart;
   }
 
   start(name: string, create: () => Stage): void {
@@ -127,6 +134,7 @@ export class Supervisor {
     const blockId = typeof details.blockId === 'string' ? details.blockId : undefined;
     health.failuresInARow++;
     health.restarts++;
+    this.onRestart?.(health.name);
     health.lastError = cause;
     if (blockId === undefined) delete health.blockId;
     else health.blockId = blockId;

@@ -143,15 +143,24 @@ export class VerifyPool {
   /** transactions checked so far (the benchmark's verify rate, and how tests see nothing was checked twice) */
   checked = 0;
 
+  /** jobs handed to the workers and not answered yet */
+  private pending = 0;
+  private readonly onChecked: ((jobs: number) => void) | undefined;
+
   constructor(
     readonly size: number = availableParallelism(),
-    options: { workerEntry?: string } = {},
+    options: {
+      workerEntry?: string;
+      /** told how many jobs each verify() checks (the node's metrics) */
+      onChecked?: (jobs: number) => void;
+    } = {},
   ) {
     if (!Number.isInteger(size) || size < 0)
       throw new RangeError(
         `a verify pool has a whole number of workers (0: none, checks inline), not ${size}`,
       );
     this.workerEntry = options.workerEntry ?? WORKER_ENTRY;
+    this.onChecked = options.onChecked;
     for (let i = 0; i < size; i++) this.workers.push(this.spawn());
   }
 
@@ -174,6 +183,7 @@ export class VerifyPool {
     if (jobs.length === 0) return [];
     if (this.size === 0) {
       this.checked += jobs.length;
+      this.onChecked?.(jobs.length);
       return jobs.map((job) => {
         const failure = checkJob(job);
         return failure === null ? null : revive(failure);
@@ -185,14 +195,33 @@ export class VerifyPool {
         `no signature-check worker is running: ${this.lastFailure?.message ?? 'unknown'}`,
       );
     this.checked += jobs.length;
+    this.onChecked?.(jobs.length);
     const chunkSize = Math.ceil(jobs.length / live.length);
     const chunks = live
       .map((worker, i) => ({ worker, jobs: jobs.slice(i * chunkSize, (i + 1) * chunkSize) }))
       .filter((chunk) => chunk.jobs.length > 0);
+    this.pending += jobs.length;
     const results = await Promise.all(
       chunks.map((chunk) => chunk.worker.send({ id: this.nextId++, jobs: chunk.jobs })),
-    );
+    ).finally(() => (this.pending -= jobs.length));
     return results.flat().map((failure) => (failure === null ? null : revive(failure)));
+  }
+
+  /** Jobs handed to the workers and not answered yet. */
+  get pendingJobs(): number {
+    return this.pending;
+  }
+
+  /** Why the pool cannot check signatures now (a worker missing, or not loaded), else undefined. */
+  unavailable(): string | undefined {
+    if (this.closed) return 'the verify pool is closed';
+    const loaded = this.workers.filter((pooled) => pooled?.started === true).length;
+    if (loaded < this.size)
+      return (
+        `${this.size - loaded} of ${this.size} signature-check worker threads not running` +
+        (this.lastFailure === undefined ? '' : ` (last failure: ${this.lastFailure.message})`)
+      );
+    return undefined;
   }
 
   async close(): Promise<void> {

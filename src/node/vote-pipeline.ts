@@ -7,6 +7,7 @@ import type { Bigchain } from './bigchain.ts';
 import type { BoundedSet } from './bounded-set.ts';
 import { selectTransactions } from './block-builder.ts';
 import { describeError, type Logger } from './log.ts';
+import type { NodeMetrics } from './metrics.ts';
 import type { SetAside } from './set-aside.ts';
 import type { Stage } from './supervisor.ts';
 import type { VerifiedSignatures } from './verified-signatures.ts';
@@ -45,6 +46,7 @@ export class VotePipeline implements Stage {
     private readonly log: Logger,
     /** blocks this stage could not check, retried when due (kept by the node across restarts) */
     private readonly setAside: SetAside,
+    private readonly metrics: NodeMetrics,
   ) {}
 
   async run(): Promise<void> {
@@ -132,6 +134,10 @@ export class VotePipeline implements Stage {
     if (votes.length === 0) return;
     const { duplicates } = await this.bigchain.storage.writeVotes(votes);
     this.votesCast += votes.length - duplicates.length;
+    const written = new Set(duplicates);
+    const cast = votes.filter((vote) => !written.has(vote.vote.voting_for_block));
+    const valid = cast.filter((vote) => vote.vote.is_block_valid).length;
+    this.metrics.votesWritten(valid, cast.length - valid);
     if (duplicates.length > 0)
       this.log.warn(`${duplicates.length} blocks already had a vote from this node`, { duplicates });
   }

@@ -148,6 +148,29 @@ export class Storage {
     return schema.counts(this.sql);
   }
 
+  /** Transactions waiting in the backlog, for every node. */
+  async backlogSize(): Promise<number> {
+    return schema.backlogSize(this.sql);
+  }
+
+  /** Resolves once the database answers a query; rejects with why not, or after `timeoutMs`. */
+  async ping(timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const answered = schema.ping(this.sql);
+    // The query goes on after a timeout; its own failure then has nobody to tell.
+    answered.catch(() => {});
+    try {
+      await Promise.race([
+        answered,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new StorageError(`no answer within ${timeoutMs} ms`)), timeoutMs);
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /**
    * Refreshes the planner's statistics. Autovacuum gets there too, but only on its next round (up to a
    * minute); meanwhile, on a chain that has just grown, batched lookups were planned as scans of the whole
@@ -232,8 +255,9 @@ export class Storage {
     return blocks.blockStatuses(this.sql, ids);
   }
 
-  async blockTransactionCount(id: string): Promise<number> {
-    return blocks.blockTransactionCount(this.sql, id);
+  /** A stored block's transaction count and its timestamp (integer seconds, as text). */
+  async blockSizeAndTime(id: string): Promise<{ transactions: number; timestamp: string }> {
+    return blocks.blockSizeAndTime(this.sql, id);
   }
 
   async markBlockValid(id: string): Promise<boolean> {

@@ -56,7 +56,8 @@ describeEachBackend('backlog signature tags', (backend) => {
   }
 
   async function counted(metrics: NodeMetrics, check: BacklogSignatureCheck): Promise<number> {
-    const { values } = await metrics.backlogSignatureChecks.get();
+    const metric = metrics.registry.getSingleMetric('bigchaindb_backlog_signature_checks_total')!;
+    const { values } = await metric.get();
     return values.find((value) => value.labels.check === check)?.value ?? 0;
   }
 

@@ -145,12 +145,16 @@ export async function blockStatuses(
 }
 
 /** How many transactions a stored block holds (0 for no such block). */
-export async function blockTransactionCount(session: SqlSession, id: string): Promise<number> {
-  const rows = await session.query<{ count: number }>(
-    'SELECT count(*)::int AS count FROM transactions WHERE block_id = $1',
+export async function blockSizeAndTime(
+  session: SqlSession,
+  id: string,
+): Promise<{ transactions: number; timestamp: string }> {
+  const rows = await session.query<{ tx_count: number; block_timestamp: string }>(
+    'SELECT tx_count, block_timestamp FROM blocks WHERE id = $1',
     [id],
   );
-  return rows[0]?.count ?? 0;
+  const row = rows[0];
+  return { transactions: row?.tx_count ?? 0, timestamp: row?.block_timestamp ?? '0' };
 }
 
 /** Records an election that decided valid; false if the block was already decided. */

@@ -115,6 +115,17 @@ export async function counts(session: SqlSession): Promise<TableCounts> {
   return row ?? { blocks: 0, transactions: 0, votes: 0, backlog: 0 };
 }
 
+/** Transactions waiting in the backlog, for every node. */
+export async function backlogSize(session: SqlSession): Promise<number> {
+  const [row] = await session.query<{ count: number }>('SELECT count(*)::int AS count FROM backlog');
+  return row?.count ?? 0;
+}
+
+/** The cheapest statement the server must answer. */
+export async function ping(session: SqlSession): Promise<void> {
+  await session.query('SELECT 1');
+}
+
 /**
  * Refreshes the planner's statistics (with `vacuumBacklog`, also reclaims the backlog's deleted rows) and
  * returns the planner's estimate of the transactions rows.
