@@ -22,6 +22,10 @@
  * transaction: node processes and PostgreSQL together, from a step's first POST until all its transactions
  * are decided valid, divided by the transactions decided.
  *
+ * `--statsd-compare` runs each scenario twice: with StatsD off (`statsd.host` empty), then with every process of
+ * every node sending at rate 1 to a UDP sink in this process; it prints the decided rates and server CPU of
+ * both, and the packets the sink received.
+ *
  * `--scaling` runs each scenario twice, with this process pinned to CPU 0 and then to CPUs 0 and 1 (taskset);
  * the node processes and PostgreSQL inherit that affinity, and the client is pinned alike.
  *
@@ -36,10 +40,12 @@
  *                    [--sample 0.1] [--chains 500] [--hops 4] [--levels 25,50,75] [--load-seconds 10]
  *                    [--transfers N]     (default: the CREATEs not used by chains, at most 5,000)
  *                    [--scaling]         (each scenario on CPU 0, then on CPUs 0,1)
+ *                    [--statsd-compare]  (each scenario with StatsD off, then on at rate 1)
  *                    [--api-workers N]   (server.workers of every node; default: the node's own, one per core)
  *                    [--profile DIR]     (CPU profiles of the node processes, node --cpu-prof)
  */
 import { execFileSync } from 'node:child_process';
+import dgram from 'node:dgram';
 import http from 'node:http';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -96,6 +102,8 @@ interface Options {
   apiWorkers?: number;
   /** each scenario pinned to SCALING_CPUS in turn */
   scaling: boolean;
+  /** each scenario with StatsD off, then on (rate 1, to a sink here) */
+  statsdCompare: boolean;
   /** where the node processes write CPU profiles (node --cpu-prof) */
   profileDir?: string;
 }
@@ -114,6 +122,7 @@ function parseOptions(): Options {
       'load-seconds': { type: 'string', default: '10' },
       'api-workers': { type: 'string' },
       scaling: { type: 'boolean', default: false },
+      'statsd-compare': { type: 'boolean', default: false },
       profile: { type: 'string' },
     },
   });
@@ -157,6 +166,7 @@ function parseOptions(): Options {
       ? {}
       : { apiWorkers: whole('api-workers', values['api-workers'], 0) }),
     scaling: values.scaling,
+    statsdCompare: values['statsd-compare'],
     ...(values.profile === undefined ? {} : { profileDir: values.profile }),
   };
 }
@@ -378,6 +388,22 @@ async function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
 
 // --- scenarios ------------------------------------------------------------------------------------------
 
+/** A UDP socket on 127.0.0.1 that counts the StatsD packets and lines it receives. */
+async function statsdSink(): Promise<{
+  port: number;
+  counts: { packets: number; lines: number };
+  close(): void;
+}> {
+  const socket = dgram.createSocket('udp4');
+  const counts = { packets: 0, lines: 0 };
+  socket.on('message', (packet) => {
+    counts.packets++;
+    counts.lines += packet.toString('utf8').split('\n').filter(Boolean).length;
+  });
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  return { port: socket.address().port, counts, close: () => socket.close() };
+}
+
 interface Federation {
   nodes: BenchNode[];
   /** the PostgreSQL server's postmaster, when there is one */
@@ -386,11 +412,18 @@ interface Federation {
   close(): Promise<void>;
 }
 
-async function startFederation(name: ScenarioName, options: Options): Promise<Federation> {
+async function startFederation(
+  name: ScenarioName,
+  options: Options,
+  statsd: StatsdRun | undefined,
+): Promise<Federation> {
   const dir = await mkdtemp(join(tmpdir(), 'bench-http-'));
   const nodeArgs =
     options.profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`];
-  const workers = options.apiWorkers === undefined ? {} : { server: { workers: options.apiWorkers } };
+  const workers = {
+    ...(options.apiWorkers === undefined ? {} : { server: { workers: options.apiWorkers } }),
+    ...(statsd === undefined ? {} : { statsd: statsd.settings }),
+  };
   const workersText = options.apiWorkers === undefined ? '' : `, server.workers ${options.apiWorkers}`;
   if (name === 'embedded-1') {
     const path = join(dir, 'data');
@@ -762,9 +795,18 @@ function cryptoCeiling(cost: SignatureCost, nodes: number, cores: number): Crypt
   };
 }
 
+/** --statsd-compare: one run's StatsD settings, and the sink counting what it receives. */
+interface StatsdRun {
+  mode: 'off' | 'on';
+  settings: { host: string; port: number; rate: number };
+  sink: { packets: number; lines: number };
+}
+
 interface ScenarioResult {
   scenario: ScenarioName;
   description: string;
+  /** --statsd-compare: StatsD off or on for this run, and the packets and lines the sink received */
+  statsd?: { mode: 'off' | 'on'; packets: number; lines: number };
   /** the CPU list this run was pinned to (--scaling); unpinned otherwise */
   pinnedCpus?: string;
   rawVerifyPerSecond: number;
@@ -783,8 +825,9 @@ async function runScenario(
   name: ScenarioName,
   options: Options,
   pinnedCpus?: string,
+  statsd?: StatsdRun,
 ): Promise<ScenarioResult> {
-  const tag = `[${name}${pinnedCpus === undefined ? '' : ` cpus ${pinnedCpus}`}]`;
+  const tag = `[${name}${pinnedCpus === undefined ? '' : ` cpus ${pinnedCpus}`}${statsd === undefined ? '' : ` statsd ${statsd.mode}`}]`;
   console.log(`\n${tag} signing transactions…`);
   const clientKeys = Array.from({ length: CLIENT_KEYS }, generateKeyPair);
   const ownerOf = new Map(clientKeys.map((key) => [key.publicKey, key]));
@@ -803,7 +846,8 @@ async function runScenario(
   );
 
   const decisions = new Decisions();
-  const federation = await startFederation(name, options);
+  const federation = await startFederation(name, options, statsd);
+  const sinkBefore = statsd === undefined ? undefined : { ...statsd.sink };
   decisions.follow(federation.nodes);
   const client = new HttpClient(federation.nodes[0]!.apiUrl, options.concurrency + STATUS_CHECKS_IN_PARALLEL);
   decisions.client = client;
@@ -881,6 +925,15 @@ async function runScenario(
       scenario: name,
       description: federation.description,
       ...(pinnedCpus === undefined ? {} : { pinnedCpus }),
+      ...(statsd === undefined || sinkBefore === undefined
+        ? {}
+        : {
+            statsd: {
+              mode: statsd.mode,
+              packets: statsd.sink.packets - sinkBefore.packets,
+              lines: statsd.sink.lines - sinkBefore.lines,
+            },
+          }),
       rawVerifyPerSecond,
       ratioDecidedToRawVerify: round(create.decidedTxPerSecond / rawVerifyPerSecond, 3),
       cryptoCeiling: ceiling,
@@ -911,7 +964,8 @@ function latencyText(latency: ReturnType<typeof summary>): string {
 
 /** A scenario as the tables and the chart name it: with its CPU list when it was pinned. */
 function runLabel(r: ScenarioResult): string {
-  return r.pinnedCpus === undefined ? r.scenario : `${r.scenario} @ cpus ${r.pinnedCpus}`;
+  const pinned = r.pinnedCpus === undefined ? '' : ` @ cpus ${r.pinnedCpus}`;
+  return `${r.scenario}${pinned}${r.statsd === undefined ? '' : ` statsd ${r.statsd.mode}`}`;
 }
 
 function report(results: readonly ScenarioResult[], machine: object, command: string): void {
@@ -983,6 +1037,24 @@ function report(results: readonly ScenarioResult[], machine: object, command: st
       console.log(
         `| ${row.scenario} | ${row.create.join(' | ')} | ${row.transfers.map((value) => value ?? '—').join(' | ')} |`,
       );
+  }
+  const statsdRuns = results.filter((r) => r.statsd !== undefined);
+  if (statsdRuns.length > 0) {
+    console.log(
+      '\nStatsD cost: StatsD off (statsd.host empty), then on (every process at rate 1 to a UDP sink here)\n\n' +
+        '| scenario | CREATE decided tx/s off → on | change | server CPU µs per CREATE off → on | change | packets (lines) received |\n|---|---|---|---|---|---|',
+    );
+    for (const scenario of new Set(statsdRuns.map((r) => r.scenario))) {
+      const off = statsdRuns.find((r) => r.scenario === scenario && r.statsd?.mode === 'off');
+      const on = statsdRuns.find((r) => r.scenario === scenario && r.statsd?.mode === 'on');
+      if (off === undefined || on === undefined) continue;
+      const change = (a: number, b: number) => `${b >= a ? '+' : ''}${round((100 * (b - a)) / a, 1)} %`;
+      const [rateOff, rateOn] = [off.create.decidedTxPerSecond, on.create.decidedTxPerSecond];
+      const [cpuOff, cpuOn] = [off.create.cpu.serverUsPerDecidedTx, on.create.cpu.serverUsPerDecidedTx];
+      console.log(
+        `| ${scenario} | ${rateOff} → ${rateOn} | ${change(rateOff, rateOn)} | ${cpuOff} → ${cpuOn} | ${change(cpuOff, cpuOn)} | ${on.statsd!.packets} (${on.statsd!.lines}) |`,
+      );
+    }
   }
   for (const r of results) console.log(`- ${runLabel(r)}: ${r.description}`);
 }
@@ -1120,7 +1192,15 @@ const machine = {
   node: process.version,
 };
 const results: ScenarioResult[] = [];
+const sink = options.statsdCompare ? await statsdSink() : undefined;
 for (const scenario of options.scenarios) {
+  if (sink !== undefined) {
+    for (const mode of ['off', 'on'] as const) {
+      const settings = { host: mode === 'on' ? '127.0.0.1' : '', port: sink.port, rate: 1 };
+      results.push(await runScenario(scenario, options, undefined, { mode, settings, sink: sink.counts }));
+    }
+    continue;
+  }
   if (!options.scaling) {
     results.push(await runScenario(scenario, options));
     continue;
@@ -1135,6 +1215,7 @@ for (const scenario of options.scenarios) {
     }
   }
 }
+sink?.close();
 report(results, machine, command);
 const resultsDir = new URL('./results/', import.meta.url).pathname;
 await mkdir(resultsDir, { recursive: true });

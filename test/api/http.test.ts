@@ -162,7 +162,9 @@ describe('the HTTP API of a running node', () => {
       '/api/v1/transactions',
       '/api/v1/transactions/{tx_id}',
       '/api/v1/transactions/{tx_id}/status',
+      '/healthz',
       '/metrics',
+      '/readyz',
     ]);
     const paths = openapi.body.paths as Record<string, Record<string, unknown>>;
     for (const [path, operations] of Object.entries(paths))
