@@ -181,6 +181,8 @@ export class NodeMetrics {
         // Several metrics a packet, flushed at least every second: one send per burst, not per event.
         maxBufferSize: 1200,
         bufferFlushInterval: 1000,
+        // Counters summed in the process and sent once a second: one line per counter, not per event.
+        aggregation: { flushInterval: 1000 },
         errorHandler: (error) => this.statsdFailed(error),
       });
     }
@@ -314,7 +316,12 @@ export class NodeMetrics {
     clearInterval(this.gaugeTimer);
     const statsd = this.statsd;
     if (statsd === undefined) return;
-    await new Promise<void>((resolve) => statsd.close(() => resolve()));
+    await new Promise<void>((resolve) =>
+      statsd.close((error) => {
+        if (error !== undefined) this.statsdFailed(error);
+        resolve();
+      }),
+    );
   }
 
   private statsdFailed(error: unknown): void {

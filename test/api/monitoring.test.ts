@@ -70,27 +70,34 @@ function capturingLogger(): { log: Logger; warnings: string[] } {
 }
 
 describe('StatsD from the metrics module', () => {
-  test('events are sampled at statsd.rate and say so; counters, timers and histograms carry their types', async () => {
+  test('counters are summed in the process and sent exact; timers and histograms are sampled at statsd.rate and say so', async () => {
     const listener = await statsdListener();
     try {
       const metrics = new NodeMetrics({ statsd: { host: '127.0.0.1', port: listener.port, rate: 0.5 } });
-      for (let i = 0; i < 400; i++) metrics.transactionReceived();
-      metrics.blockWritten(7, 0.002, 0.01);
+      for (let i = 0; i < 400; i++) metrics.transactionAccepted(2);
+      for (let i = 0; i < 40; i++) metrics.blockWritten(7, 0.002, 0.01);
       await metrics.close();
       await waitFor('the packets', async () => listener.lines.length > 0);
-      const received = listener.lines.filter((line) => line.name === `${PREFIX}transactions.received`);
-      // 400 events at 0.5: far outside [100, 300] only with a probability below 1e-20.
-      assert.ok(received.length > 100 && received.length < 300, `${received.length} of 400 sent`);
-      assert.ok(received.every((line) => line.type === 'c' && line.value === 1 && line.rate === 0.5));
-      for (const line of listener.lines.filter((l) => l.name !== `${PREFIX}transactions.received`)) {
-        const expected: Record<string, string> = {
-          'blocks.written': 'c',
-          'block.size': 'h',
-          'block.build': 'ms',
-          'block.write': 'ms',
-        };
-        assert.equal(line.type, expected[line.name.slice(PREFIX.length)], line.name);
-        assert.equal(line.rate, 0.5);
+      const { lines } = listener;
+      const named = (name: string) => lines.filter((line) => line.name === PREFIX + name);
+      assert.deepEqual(named('transactions.accepted'), [
+        { name: `${PREFIX}transactions.accepted`, value: 400, type: 'c', rate: 1 },
+      ]);
+      assert.equal(total(lines, 'blocks.written'), 40);
+      const timed = named('write_transaction');
+      // 400 events at 0.5: outside [100, 300] only with a probability below 1e-20.
+      assert.ok(timed.length > 100 && timed.length < 300, `${timed.length} of 400 sent`);
+      assert.ok(timed.every((line) => line.type === 'ms' && line.value === 2 && line.rate === 0.5));
+      for (const [name, type] of [
+        ['block.size', 'h'],
+        ['block.build', 'ms'],
+        ['block.write', 'ms'],
+      ] as const) {
+        assert.ok(named(name).length < 40, `${name} sampled`);
+        assert.ok(
+          named(name).every((line) => line.type === type && line.rate === 0.5),
+          name,
+        );
       }
     } finally {
       await listener.close();
@@ -104,8 +111,10 @@ describe('StatsD from the metrics module', () => {
       log,
     });
     for (let i = 0; i < 50; i++) unresolvable.transactionReceived();
-    await unresolvable.close();
+    // Sent within a second, and on close.
     await waitFor('the failure to be reported', async () => warnings.length > 0);
+    for (let i = 0; i < 50; i++) unresolvable.transactionAccepted(1);
+    await unresolvable.close();
     assert.equal(warnings.length, 1, warnings.join('\n'));
     assert.match(
       warnings[0]!,
