@@ -7,7 +7,7 @@ import { createAndSignTx } from '../../src/protocol/transaction.ts';
 import { callApi, type ApiAnswer } from '../support/api-call.ts';
 import { forged, generateKeyPair } from '../support/chain.ts';
 import { startNodeProcess, type NodeProcess } from '../support/node-process.ts';
-import { startPostgres } from '../support/postgres.ts';
+import { nodeDatabase, startPostgres } from '../support/postgres.ts';
 import { waitFor } from '../support/wait.ts';
 
 async function call(
@@ -96,13 +96,7 @@ describe('max_clock_skew of a running node', () => {
         dir,
         keyPair: generateKeyPair(),
         keyring: [],
-        database: {
-          backend: 'postgresql',
-          host: server.host,
-          port: server.port,
-          name: 'skew',
-          user: server.user,
-        },
+        database: nodeDatabase(server, 'skew'),
         settings: { block_timeout: 0.2, max_clock_skew: 5, server: { bind: '127.0.0.1:0', workers: 1 } },
       });
       try {

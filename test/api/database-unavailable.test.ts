@@ -8,7 +8,7 @@ import { callApi } from '../support/api-call.ts';
 import { generateKeyPair } from '../support/chain.ts';
 import { logRecord } from '../support/log-records.ts';
 import { startNodeProcess, type NodeProcess } from '../support/node-process.ts';
-import { startPostgres, type PostgresServer } from '../support/postgres.ts';
+import { nodeDatabase, type PostgresServer, startPostgres } from '../support/postgres.ts';
 import { waitFor } from '../support/wait.ts';
 
 interface Answer {
@@ -47,13 +47,7 @@ describe('the HTTP API while its PostgreSQL server is down', () => {
 
   for (const workers of [null, 2]) {
     test(`503 + Retry-After while it is stopped, 201 once it runs again (server.workers: ${workers})`, async () => {
-      const database = {
-        backend: 'postgresql',
-        host: server.host,
-        port: server.port,
-        name: `unavailable_${++databases}`,
-        user: server.user,
-      };
+      const database = nodeDatabase(server, `unavailable_${++databases}`);
       const node = await startNodeProcess({
         dir,
         keyPair: generateKeyPair(),

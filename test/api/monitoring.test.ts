@@ -19,7 +19,7 @@ import { callApi } from '../support/api-call.ts';
 import { generateKeyPair } from '../support/chain.ts';
 import { startNodeProcess, type NodeProcess } from '../support/node-process.ts';
 import { freePort } from '../support/ports.ts';
-import { startPostgres, type PostgresServer } from '../support/postgres.ts';
+import { nodeDatabase, type PostgresServer, startPostgres } from '../support/postgres.ts';
 import { runCli } from '../support/processes.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -55,6 +55,20 @@ async function statsdListener(): Promise<{ port: number; lines: StatsdLine[]; cl
 /** The sum of the values of the lines named `name` (without the prefix). */
 function total(lines: readonly StatsdLine[], name: string): number {
   return lines.filter((line) => line.name === PREFIX + name).reduce((sum, line) => sum + line.value, 0);
+}
+
+/** A node process on a fresh embedded database in `dir`, fast blocks, with these StatsD settings. */
+function embeddedNode(
+  dir: string,
+  statsd: { host: string; port: number; rate: number },
+): Promise<NodeProcess> {
+  return startNodeProcess({
+    dir,
+    keyPair: generateKeyPair(),
+    keyring: [],
+    database: { backend: 'embedded', path: join(dir, 'data') },
+    settings: { block_timeout: 0.2, statsd },
+  });
 }
 
 function capturingLogger(): { log: Logger; warnings: string[] } {
@@ -143,13 +157,7 @@ describe('a node under `bigchaindb load`, sending StatsD', () => {
     const listener = await statsdListener();
     let node: NodeProcess | undefined;
     try {
-      node = await startNodeProcess({
-        dir,
-        keyPair: generateKeyPair(),
-        keyring: [],
-        database: { backend: 'embedded', path: join(dir, 'data') },
-        settings: { block_timeout: 0.2, statsd: { host: '127.0.0.1', port: listener.port, rate: 1 } },
-      });
+      node = await embeddedNode(dir, { host: '127.0.0.1', port: listener.port, rate: 1 });
       const load = await runCli(['load', '-m', '2', '-c', '30'], {
         HOME: dir,
         BIGCHAINDB_API_ENDPOINT: node.apiUrl,
@@ -213,13 +221,7 @@ describe('health and readiness of a node on a PostgreSQL server that goes away',
         dir,
         keyPair: generateKeyPair(),
         keyring: [],
-        database: {
-          backend: 'postgresql',
-          host: server.host,
-          port: server.port,
-          name: `readyz_${workers ?? 'default'}`,
-          user: server.user,
-        },
+        database: nodeDatabase(server, `readyz_${workers ?? 'default'}`),
         settings: { server: { bind: '127.0.0.1:0', workers } },
       });
       const root = node.apiUrl.replace(/\/api\/v1$/, '');
@@ -273,13 +275,7 @@ describe('a Prometheus server scraping a node', () => {
       const prometheusPort = await freePort();
       let prometheus: ReturnType<typeof spawn> | undefined;
       try {
-        node = await startNodeProcess({
-          dir,
-          keyPair: generateKeyPair(),
-          keyring: [],
-          database: { backend: 'embedded', path: join(dir, 'data') },
-          settings: { block_timeout: 0.2, statsd: { host: '', port: 8125, rate: 1 } },
-        });
+        node = await embeddedNode(dir, { host: '', port: 8125, rate: 1 });
         const target = new URL(node.apiUrl).host;
         await writeFile(
           join(dir, 'prometheus.yml'),

@@ -8,6 +8,7 @@ import { after, before, test } from 'node:test';
 import { backup } from '../../src/ops/index.ts';
 import { federationFates, total, writeLongChain, type LongChain } from '../support/long-chain.ts';
 import { runCli } from '../support/processes.ts';
+import { nodeDatabase } from '../support/postgres.ts';
 import { describeEachBackend } from '../support/storage-backends.ts';
 
 /**
@@ -42,13 +43,7 @@ describeEachBackend('bigchaindb restore of a long chain', (backend) => {
     const database =
       server === undefined
         ? { backend: 'embedded', path: join(home, 'data') }
-        : {
-            backend: 'postgresql',
-            host: server.host,
-            port: server.port,
-            name: 'restored',
-            user: server.user,
-          };
+        : nodeDatabase(server, 'restored');
     label =
       server === undefined
         ? `embedded database in ${join(home, 'data')}`

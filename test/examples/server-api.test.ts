@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { generateKeyPair } from '../../src/protocol/crypto.ts';
 import { startNodeProcess, type NodeProcess } from '../support/node-process.ts';
-import { startPostgres, type PostgresServer } from '../support/postgres.ts';
+import { nodeDatabase, type PostgresServer, startPostgres } from '../support/postgres.ts';
 import { ROOT, runScript, type ProcessResult } from '../support/processes.ts';
 
 const EXAMPLE = join(ROOT, 'examples/server-api.ts');
@@ -107,13 +107,7 @@ describe(
         { timeout: RUN_TIMEOUT_MS + 60_000 },
         async () => {
           const keyPair = generateKeyPair();
-          const database = {
-            backend: 'postgresql',
-            host: server.host,
-            port: server.port,
-            name: 'server_api_example',
-            user: server.user,
-          };
+          const database = nodeDatabase(server, 'server_api_example');
           node = await startNodeProcess({ dir, keyPair, keyring: [], database, settings: SETTINGS });
           const configPath = join(dir, 'example.json');
           await writeFile(configPath, JSON.stringify(nodeConfig(keyPair, database)));

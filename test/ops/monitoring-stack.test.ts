@@ -79,14 +79,14 @@ describe('monitoring/docker-compose-monitor.yml', () => {
       BIGCHAINDB_SERVER_BIND: `127.0.0.1:${apiPort}`,
     };
     assert.deepEqual(Object.keys(environment).sort(), Object.keys(service.environment!).sort());
-    const child = spawn(process.execPath, [...BIGCHAINDB_ARGS, ...service.command!.slice(1)], {
+    const child = spawn(process.execPath, [...BIGCHAINDB_ARGS, ...service.command.slice(1)], {
       cwd: home,
       env: { PATH: process.env.PATH, HOME: home, ...environment },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     const exited = new Promise((resolve) => child.once('exit', resolve));
     const lines: string[] = [];
-    createInterface({ input: child.stderr! }).on('line', (line) => lines.push(line));
+    createInterface({ input: child.stderr }).on('line', (line) => lines.push(line));
     try {
       await waitFor(
         'the node to listen',

@@ -36,6 +36,11 @@ export interface PostgresServer {
   start(): Promise<void>;
 }
 
+/** A node configuration's `database` section for the database `name` on `server`. */
+export function nodeDatabase(server: PostgresServer, name: string): Record<string, unknown> {
+  return { backend: 'postgresql', host: server.host, port: server.port, name, user: server.user };
+}
+
 export interface StartOptions {
   synchronousCommit?: boolean;
   /** Extra postgresql.conf settings; they win over the harness defaults. */
