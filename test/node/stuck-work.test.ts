@@ -229,4 +229,47 @@ describeEachBackend('a node with work it cannot process', (backend) => {
     });
     await waitFor('the node to be ready', async () => node.health().ready);
   });
+
+  test('readiness (GET /readyz): a stage that keeps failing makes the node not ready, naming it; ready again once it runs', async () => {
+    const storage = await backend().fresh();
+    const chain = new TestChain();
+    const bigchain = new Bigchain({
+      storage,
+      keyPair: chain.node,
+      keyring: [],
+      consensus: new ExplodingRules(),
+    });
+    const node = await start(bigchain, memoryLog().log);
+    assert.deepEqual(await node.readiness(), {
+      ready: true,
+      checks: [
+        { name: 'database', ok: true },
+        { name: 'pipelines', ok: true },
+        { name: 'signature workers', ok: true },
+      ],
+    });
+    // Alone in its batch, a transaction the plugin throws on fails the block stage itself.
+    await bigchain.writeTransaction(chain.create(generateKeyPair().publicKey, { explode: true }));
+    const failing = await waitFor('the block stage to fail', async () => {
+      const readiness = await node.readiness();
+      return !readiness.ready && readiness;
+    });
+    assert.deepEqual(
+      failing.checks.map((check) => [check.name, check.ok]),
+      [
+        ['database', true],
+        ['pipelines', false],
+        ['signature workers', true],
+      ],
+    );
+    assert.match(
+      failing.checks[1]!.reason!,
+      /^block (restarting|stalled) \(TypeError: the plugin cannot read this payload\)$/,
+    );
+    ExplodingRules.broken = false;
+    // A restarted stage counts as running again once it ran 10 s without failing (HEALTHY_RUN_MS).
+    await waitFor('the node to be ready again', async () => (await node.readiness()).ready, {
+      timeoutMs: 30_000,
+    });
+  });
 });
