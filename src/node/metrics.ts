@@ -266,12 +266,14 @@ export class NodeMetrics {
   /** An HTTP request answered; `route`: the path pattern it matched (`/transactions/{tx_id}`, …). */
   httpRequest(method: string, route: string, status: number, seconds: number): void {
     this.httpSeconds.observe({ method, route, status: String(status) }, seconds);
+    // Per request: the StatsD name is only made when there is a StatsD to send it to.
+    if (this.statsd === undefined) return;
     const name =
       route
         .replace(/[{}]/g, '')
         .replace(/[^A-Za-z0-9_]+/g, '_')
         .replace(/^_|_$/g, '') || 'root';
-    this.statsd?.timing(`http.${method.toLowerCase()}.${name}.${status}`, seconds * 1000);
+    this.statsd.timing(`http.${method.toLowerCase()}.${name}.${status}`, seconds * 1000);
   }
 
   /**

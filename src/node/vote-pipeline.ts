@@ -134,8 +134,8 @@ export class VotePipeline implements Stage {
     if (votes.length === 0) return;
     const { duplicates } = await this.bigchain.storage.writeVotes(votes);
     this.votesCast += votes.length - duplicates.length;
-    const written = new Set(duplicates);
-    const cast = votes.filter((vote) => !written.has(vote.vote.voting_for_block));
+    const alreadyVoted = new Set(duplicates);
+    const cast = votes.filter((vote) => !alreadyVoted.has(vote.vote.voting_for_block));
     const valid = cast.filter((vote) => vote.vote.is_block_valid).length;
     this.metrics.votesWritten(valid, cast.length - valid);
     if (duplicates.length > 0)

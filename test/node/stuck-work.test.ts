@@ -126,7 +126,8 @@ describeEachBackend('a node with work it cannot process', (backend) => {
     return node;
   }
 
-  test('a transaction and a block the consensus plugin throws on are set aside; the rest is decided', async () => {
+  /** A fresh chain whose consensus plugin throws on payloads with `explode: true`. */
+  async function explodingBigchain() {
     const storage = await backend().fresh();
     const chain = new TestChain();
     const bigchain = new Bigchain({
@@ -135,6 +136,11 @@ describeEachBackend('a node with work it cannot process', (backend) => {
       keyring: [],
       consensus: new ExplodingRules(),
     });
+    return { chain, bigchain };
+  }
+
+  test('a transaction and a block the consensus plugin throws on are set aside; the rest is decided', async () => {
+    const { chain, bigchain } = await explodingBigchain();
     const { log, lines } = memoryLog();
     const node = await start(bigchain, log);
     const alice = generateKeyPair().publicKey;
@@ -231,14 +237,7 @@ describeEachBackend('a node with work it cannot process', (backend) => {
   });
 
   test('readiness (GET /readyz): a stage that keeps failing makes the node not ready, naming it; ready again once it runs', async () => {
-    const storage = await backend().fresh();
-    const chain = new TestChain();
-    const bigchain = new Bigchain({
-      storage,
-      keyPair: chain.node,
-      keyring: [],
-      consensus: new ExplodingRules(),
-    });
+    const { chain, bigchain } = await explodingBigchain();
     const node = await start(bigchain, memoryLog().log);
     assert.deepEqual(await node.readiness(), {
       ready: true,
